@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using Activations.Contracts;
+using Activations.GpuWorker.Loading;
+using Activations.GpuWorker.Model;
+using Activations.GpuWorker.Tokenization;
+using Microsoft.Extensions.Logging;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Activations.GpuWorker.Capture;
+
+/// <summary>What one question gave: its pooled vector per requested layer (in the settings' layer order), or why not.</summary>
+public sealed record QuestionCapture(int TokenCount, float[][]? Vectors, string? Error)
+{
+    public bool Succeeded => Vectors is not null;
+}
+
+/// <summary>
+/// The engine: questions in, pooled residual-stream vectors out. Holds the model truncated after the deepest
+/// requested layer, tokenizes with the model's tokenizer under the job's BOS policy, runs length-sorted
+/// right-padded batches and pools over real tokens only.
+/// </summary>
+public sealed class ActivationEngine : IDisposable
+{
+    readonly Qwen2Model model;
+    readonly QuestionTokenizer tokenizer;
+    readonly int[] layers;
+    readonly Dictionary<int, int> slotOfLayer;
+    readonly ILogger logger;
+
+    ActivationEngine(Qwen2Model model, QuestionTokenizer tokenizer, CaptureSettings settings, ComputeTarget target, long weightBytes, ILogger logger)
+    {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.logger = logger;
+        Settings = settings;
+        Target = target;
+        WeightBytes = weightBytes;
+        layers = [.. settings.Layers];
+        slotOfLayer = layers.Select((layer, slot) => (layer, slot)).ToDictionary(p => p.layer, p => p.slot);
+        MaxTokens = Math.Min(settings.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
+    }
+
+    public CaptureSettings Settings { get; }
+
+    public ComputeTarget Target { get; }
+
+    public Qwen2Config Config => model.Config;
+
+    public long WeightBytes { get; }
+
+    public int MaxTokens { get; }
+
+    /// <summary>Forward passes run so far (one per batch).</summary>
+    public long ForwardPasses { get; private set; }
+
+    public QuestionTokenizer Tokenizer => tokenizer;
+
+    /// <summary>Loads the tokenizer and the layers up to the deepest requested one from a model folder.</summary>
+    public static ActivationEngine Load(ModelFolder folder, CaptureSettings settings, ILogger logger)
+    {
+        ValidateLayers(settings.Layers, folder.Config, folder.Path);
+        var target = ComputeTarget.Resolve(settings.Device, settings.Dtype, logger);
+        var tokenizer = QuestionTokenizer.Load(folder.TokenizerPath, folder.TokenizerConfigPath);
+        try
+        {
+            if (settings.BosPolicy == BosPolicy.Bos && tokenizer.BosTokenId is null)
+            {
+                throw new InvalidInputException(folder.TokenizerConfigPath, "--prepend-bos was asked for, but the tokenizer has no BOS token", field: "bos_token");
+            }
+            var weights = new SafetensorsWeightSource(folder, target.Dtype, target.Device);
+            var layerCount = settings.Layers.Max() + 1;
+            var clock = Stopwatch.StartNew();
+            var model = Qwen2Model.Build(folder.Config, weights, layerCount, onLayerLoaded: i =>
+                logger.LogDebug("Loaded layer {Layer} of {LayerCount}", i + 1, layerCount));
+            logger.LogInformation("Loaded {LayerCount} of {TotalLayers} layers from {Folder} in {Seconds:F1} s: {Megabytes:F0} MB of {Dtype} weights on {Device}",
+                layerCount, folder.Config.NumHiddenLayers, folder.Path, clock.Elapsed.TotalSeconds, weights.BytesLoaded / 1e6, target.DtypeName, target.DeviceName);
+            return new ActivationEngine(model, tokenizer, settings, target, weights.BytesLoaded, logger);
+        }
+        catch
+        {
+            tokenizer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Wraps an already built model (benchmarks with random weights of the real shapes).</summary>
+    public static ActivationEngine FromModel(Qwen2Model model, QuestionTokenizer tokenizer, CaptureSettings settings, long weightBytes, ILogger logger)
+    {
+        ValidateLayers(settings.Layers, model.Config, "the model");
+        if (settings.Layers.Max() >= model.LayerCount)
+        {
+            throw new ArgumentException($"the model was built with {model.LayerCount} layers; layer {settings.Layers.Max()} was asked for");
+        }
+        return new ActivationEngine(model, tokenizer, settings, new ComputeTarget(model.Device, model.Dtype), weightBytes, logger);
+    }
+
+    public static void ValidateLayers(IReadOnlyList<int> layers, Qwen2Config config, string source)
+    {
+        if (layers.Count == 0)
+        {
+            throw new InvalidInputException("--layers", "no layers were asked for");
+        }
+        foreach (var layer in layers)
+        {
+            if (layer < 0 || layer >= config.NumHiddenLayers)
+            {
+                throw new InvalidInputException("--layers", $"layer {layer} is outside the model ({source} has layers 0..{config.NumHiddenLayers - 1})");
+            }
+        }
+    }
+
+    public int[] Tokenize(string question) => tokenizer.Encode(question, Settings.BosPolicy);
+
+    /// <summary>
+    /// Captures every question. Questions are sorted by length and run in batches of at most
+    /// <paramref name="batchSize"/>, so padding stays small; results come back in the input order.
+    /// </summary>
+    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, int batchSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var results = new QuestionCapture?[questions.Count];
+        var tokenized = new List<(int Index, int[] Ids)>();
+        for (var i = 0; i < questions.Count; i++)
+        {
+            var ids = Tokenize(questions[i]);
+            if (ids.Length == 0)
+            {
+                results[i] = new QuestionCapture(0, null, "the question has no tokens");
+            }
+            else if (ids.Length > MaxTokens)
+            {
+                results[i] = new QuestionCapture(ids.Length, null, $"the question has {ids.Length} tokens, more than the limit of {MaxTokens}");
+            }
+            else
+            {
+                tokenized.Add((i, ids));
+            }
+        }
+        tokenized.Sort((a, b) => b.Ids.Length.CompareTo(a.Ids.Length));
+        foreach (var chunk in tokenized.Chunk(batchSize))
+        {
+            var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray());
+            for (var row = 0; row < chunk.Length; row++)
+            {
+                results[chunk[row].Index] = new QuestionCapture(chunk[row].Ids.Length, vectors[row], null);
+            }
+        }
+        return results!;
+    }
+
+    /// <summary>One forward pass over right-padded rows; returns [row][slot] vectors.</summary>
+    float[][][] RunBatch(int[][] rows)
+    {
+        var batch = rows.Length;
+        var length = rows.Max(r => r.Length);
+        var padded = new long[batch * length];
+        var lengths = new long[batch];
+        for (var r = 0; r < batch; r++)
+        {
+            lengths[r] = rows[r].Length;
+            for (var t = 0; t < rows[r].Length; t++)
+            {
+                padded[r * length + t] = rows[r][t];
+            }
+        }
+        var output = new float[batch][][];
+        for (var r = 0; r < batch; r++)
+        {
+            output[r] = new float[layers.Length][];
+        }
+        using var scope = torch.NewDisposeScope();
+        var ids = torch.tensor(padded, [batch, length], ScalarType.Int64);
+        Tensor? keyValid = null;
+        if (lengths.Any(l => l != length))
+        {
+            keyValid = torch.arange(0, length, ScalarType.Int64).unsqueeze(0).lt(torch.tensor(lengths, ScalarType.Int64).unsqueeze(1));
+        }
+        var leadingBos = Settings.BosPolicy == BosPolicy.Bos;
+        model.Forward(ids, keyValid, (layer, residual) =>
+        {
+            if (!slotOfLayer.TryGetValue(layer, out var slot))
+            {
+                return;
+            }
+            using var pooled = ResidualPooler.Pool(residual, lengths, Settings.Pooling, leadingBos).cpu();
+            var flat = pooled.data<float>().ToArray();
+            var hidden = (int)pooled.shape[1];
+            for (var r = 0; r < batch; r++)
+            {
+                output[r][slot] = flat.AsSpan(r * hidden, hidden).ToArray();
+            }
+        });
+        ForwardPasses++;
+        logger.LogDebug("Forward pass: {BatchSize} questions, {Tokens} tokens padded to {Length}", batch, lengths.Sum(), length);
+        return output;
+    }
+
+    public void Dispose()
+    {
+        model.Dispose();
+        tokenizer.Dispose();
+    }
+}

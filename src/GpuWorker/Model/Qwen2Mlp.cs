@@ -1,0 +1,38 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Activations.GpuWorker.Model;
+
+/// <summary>SwiGLU: down(silu(gate(x)) * up(x)), with gate and up as one fused matmul.</summary>
+public sealed class Qwen2Mlp : IDisposable
+{
+    readonly Tensor gateUpWeight;
+    readonly Tensor downWeight;
+    readonly long intermediate;
+
+    public Qwen2Mlp(IWeightSource weights, string prefix, Qwen2Config config)
+    {
+        intermediate = config.IntermediateSize;
+        long hidden = config.HiddenSize;
+        using (var gate = weights.Read($"{prefix}.gate_proj.weight", [intermediate, hidden]))
+        using (var up = weights.Read($"{prefix}.up_proj.weight", [intermediate, hidden]))
+        {
+            gateUpWeight = torch.cat([gate, up], 0);
+        }
+        downWeight = weights.Read($"{prefix}.down_proj.weight", [hidden, intermediate]);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        var gateUp = F.linear(x, gateUpWeight);
+        var activated = F.silu(gateUp.narrow(-1, 0, intermediate)) * gateUp.narrow(-1, intermediate, intermediate);
+        return F.linear(activated, downWeight);
+    }
+
+    public void Dispose()
+    {
+        gateUpWeight.Dispose();
+        downWeight.Dispose();
+    }
+}
