@@ -33,8 +33,8 @@ public sealed class Qwen2RotaryEmbedding : IDisposable
             var positions = torch.arange(0, length, ScalarType.Int64, inverseFrequencies.device).to(ScalarType.Float32);
             var frequencies = torch.outer(positions, inverseFrequencies);
             var angles = torch.cat([frequencies, frequencies], -1);
-            cos = angles.cos().to(dtype).MoveToOuterDisposeScope();
-            sin = angles.sin().to(dtype).MoveToOuterDisposeScope();
+            cos = angles.cos().to(dtype).DetachFromDisposeScope();
+            sin = angles.sin().to(dtype).DetachFromDisposeScope();
         }
         return (cos.narrow(0, 0, length), sin!.narrow(0, 0, length));
     }
