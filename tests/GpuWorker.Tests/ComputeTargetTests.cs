@@ -49,9 +49,10 @@ public class ComputeTargetTests
     [Fact]
     public void Bf16_computes_in_bf16_and_stays_near_the_float32_reference()
     {
-        using var engine = Fixtures.Engine(Pooling.Mean, dtype: ComputeDtype.BFloat16);
+        var settings = Fixtures.Settings(Pooling.Mean, dtype: ComputeDtype.BFloat16);
+        using var engine = Fixtures.Engine(settings);
         Assert.Equal(torch.ScalarType.BFloat16, engine.Target.Dtype);
-        var capture = engine.Capture(Fixtures.Questions, 4);
+        var capture = engine.Capture(Fixtures.Questions, settings, 4);
         var questions = Fixtures.Expected.RootElement.GetProperty("questions");
         var worst = 0.0;
         for (var q = 0; q < Fixtures.Questions.Length; q++)

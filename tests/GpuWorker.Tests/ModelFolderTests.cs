@@ -146,9 +146,9 @@ public class ModelFolderTests
     [Fact]
     public void Layers_outside_the_model_are_refused()
     {
-        var error = Assert.Throws<InvalidInputException>(() => Fixtures.Engine(layers: [6, 28]));
+        var error = Assert.Throws<InvalidInputException>(() => Fixtures.Engine(Fixtures.Settings(layers: [6, 28])));
         Assert.Equal($"--layers: layer 28 is outside the model ({Fixtures.ParityModel} has layers 0..27)", error.Message);
-        error = Assert.Throws<InvalidInputException>(() => Fixtures.Engine(layers: []));
+        error = Assert.Throws<InvalidInputException>(() => Fixtures.Engine(Fixtures.Settings(layers: [])));
         Assert.Equal("--layers: no layers were asked for", error.Message);
     }
 }

@@ -28,10 +28,11 @@ public class ParityTests
     {
         Assert.True(OptionNames.TryParseBosPolicy(policyName, out var policy));
         Assert.True(OptionNames.TryParsePooling(poolingName, out var pooling));
-        using var engine = Fixtures.Engine(pooling, policy);
+        var settings = Fixtures.Settings(pooling, policy);
+        using var engine = Fixtures.Engine(settings);
 
-        var oneByOne = Fixtures.Questions.SelectMany(q => engine.Capture([q], batchSize: 1)).ToArray();
-        var batched = engine.Capture(Fixtures.Questions, batchSize: Fixtures.Questions.Length);
+        var oneByOne = Fixtures.Questions.SelectMany(q => engine.Capture([q], settings, batchSize: 1)).ToArray();
+        var batched = engine.Capture(Fixtures.Questions, settings, batchSize: Fixtures.Questions.Length);
 
         var questions = Fixtures.Expected.RootElement.GetProperty("questions");
         var worst = 0.0;
@@ -55,20 +56,23 @@ public class ParityTests
         var debug = Fixtures.Expected.RootElement.GetProperty("debug");
         var rows = debug.GetProperty("residual").EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetSingle()).ToArray()).ToArray();
         var meanOfRows = Enumerable.Range(0, rows[0].Length).Select(c => rows.Average(r => r[c])).Select(v => (float)v).ToArray();
-        using var last = Fixtures.Engine(Pooling.Last, layers: [0]);
-        using var mean = Fixtures.Engine(Pooling.Mean, layers: [0]);
-        Assert.Equal(rows.Length, last.Tokenize(Fixtures.Questions[0]).Length);
-        Assert.True(MaxDifference(rows[^1], last.Capture([Fixtures.Questions[0]], 1)[0].Vectors![0]) <= Tolerance);
-        Assert.True(MaxDifference(meanOfRows, mean.Capture([Fixtures.Questions[0]], 1)[0].Vectors![0]) <= Tolerance);
+        var last = Fixtures.Settings(Pooling.Last, layers: [0]);
+        var mean = Fixtures.Settings(Pooling.Mean, layers: [0]);
+        using var engine = Fixtures.Engine(last);
+        Assert.Equal(1, engine.LayerCount);
+        Assert.Equal(rows.Length, engine.Tokenize(Fixtures.Questions[0], BosPolicy.NoBos).Length);
+        Assert.True(MaxDifference(rows[^1], engine.Capture([Fixtures.Questions[0]], last, 1)[0].Vectors![0]) <= Tolerance);
+        Assert.True(MaxDifference(meanOfRows, engine.Capture([Fixtures.Questions[0]], mean, 1)[0].Vectors![0]) <= Tolerance);
     }
 
     [Fact]
     public void A_question_gives_the_same_vectors_whatever_shares_its_batch()
     {
-        using var engine = Fixtures.Engine(Pooling.Mean, BosPolicy.Bos);
+        var settings = Fixtures.Settings(Pooling.Mean, BosPolicy.Bos);
+        using var engine = Fixtures.Engine(settings);
         var target = Fixtures.Questions[8]; // "Hi": the shortest, so the most padded
-        var alone = engine.Capture([target], 1)[0];
-        var withLong = engine.Capture([Fixtures.Questions[7], target, Fixtures.Questions[5]], 3)[1];
+        var alone = engine.Capture([target], settings, 1)[0];
+        var withLong = engine.Capture([Fixtures.Questions[7], target, Fixtures.Questions[5]], settings, 3)[1];
         for (var slot = 0; slot < Fixtures.Layers.Length; slot++)
         {
             Assert.True(MaxDifference(alone.Vectors![slot], withLong.Vectors![slot]) <= 1e-5);
@@ -76,11 +80,38 @@ public class ParityTests
     }
 
     [Fact]
+    public void One_engine_serves_any_layers_poolings_and_policies_up_to_its_depth()
+    {
+        using var engine = Fixtures.Engine(Fixtures.Settings());
+        Assert.Equal(25, engine.LayerCount);
+        var reordered = Fixtures.Settings(Pooling.Last, BosPolicy.Bos, layers: [24, 6]);
+        var capture = engine.Capture([Fixtures.Questions[1]], reordered, 1)[0];
+        var expected = Fixtures.Expected.RootElement.GetProperty("questions")[1].GetProperty("pooled").GetProperty("bos");
+        Assert.True(MaxDifference(expected.GetProperty("24").GetProperty("last").EnumerateArray().Select(e => e.GetSingle()).ToArray(), capture.Vectors![0]) <= Tolerance);
+        Assert.True(MaxDifference(expected.GetProperty("6").GetProperty("last").EnumerateArray().Select(e => e.GetSingle()).ToArray(), capture.Vectors![1]) <= Tolerance);
+        Assert.Throws<ArgumentException>(() => engine.Capture([Fixtures.Questions[1]], Fixtures.Settings(layers: [25]), 1));
+    }
+
+    [Fact]
+    public void A_question_over_the_token_limit_fails_alone()
+    {
+        var settings = Fixtures.Settings() with { MaxTokens = 20 };
+        using var engine = Fixtures.Engine(settings);
+        var captures = engine.Capture(Fixtures.Questions, settings, 4);
+        var tooLong = captures[7];
+        Assert.False(tooLong.Succeeded);
+        Assert.StartsWith("the question has ", tooLong.Error);
+        Assert.EndsWith("tokens, more than the limit of 20", tooLong.Error);
+        Assert.True(captures[0].Succeeded);
+    }
+
+    [Fact]
     public void Wrong_forward_passes_would_fail_this_comparison()
     {
         // The test's own power: the 'bos' vectors are far from the 'no-bos' reference.
-        using var engine = Fixtures.Engine(Pooling.Mean, BosPolicy.Bos);
-        var capture = engine.Capture([Fixtures.Questions[0]], 1)[0];
+        var settings = Fixtures.Settings(Pooling.Mean, BosPolicy.Bos);
+        using var engine = Fixtures.Engine(settings);
+        var capture = engine.Capture([Fixtures.Questions[0]], settings, 1)[0];
         var reference = Fixtures.Expected.RootElement.GetProperty("questions")[0].GetProperty("pooled").GetProperty("no-bos").GetProperty("6").GetProperty("mean")
             .EnumerateArray().Select(e => e.GetSingle()).ToArray();
         Assert.True(MaxDifference(reference, capture.Vectors![0]) > 1e-2);

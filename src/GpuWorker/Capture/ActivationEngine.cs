@@ -16,47 +16,40 @@ public sealed record QuestionCapture(int TokenCount, float[][]? Vectors, string?
 }
 
 /// <summary>
-/// The engine: questions in, pooled residual-stream vectors out. Holds the model truncated after the deepest
-/// requested layer, tokenizes with the model's tokenizer under the job's BOS policy, runs length-sorted
-/// right-padded batches and pools over real tokens only.
+/// The engine: questions in, pooled residual-stream vectors out. Holds the model truncated after
+/// <see cref="LayerCount"/> layers on one device in one dtype, tokenizes with the model's own tokenizer under each
+/// request's BOS policy, runs length-sorted right-padded batches and pools over real tokens only.
 /// </summary>
 public sealed class ActivationEngine : IDisposable
 {
     readonly Qwen2Model model;
     readonly QuestionTokenizer tokenizer;
-    readonly int[] layers;
-    readonly Dictionary<int, int> slotOfLayer;
     readonly ILogger logger;
+    readonly bool ownsTokenizer;
 
-    ActivationEngine(Qwen2Model model, QuestionTokenizer tokenizer, CaptureSettings settings, ComputeTarget target, long weightBytes, ILogger logger)
+    ActivationEngine(Qwen2Model model, QuestionTokenizer tokenizer, ComputeTarget target, long weightBytes, ILogger logger, bool ownsTokenizer)
     {
         this.model = model;
         this.tokenizer = tokenizer;
         this.logger = logger;
-        Settings = settings;
+        this.ownsTokenizer = ownsTokenizer;
         Target = target;
         WeightBytes = weightBytes;
-        layers = [.. settings.Layers];
-        slotOfLayer = layers.Select((layer, slot) => (layer, slot)).ToDictionary(p => p.layer, p => p.slot);
-        MaxTokens = Math.Min(settings.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
     }
-
-    public CaptureSettings Settings { get; }
 
     public ComputeTarget Target { get; }
 
     public Qwen2Config Config => model.Config;
 
-    public long WeightBytes { get; }
+    /// <summary>Layers held: requests may capture any of 0..LayerCount-1.</summary>
+    public int LayerCount => model.LayerCount;
 
-    public int MaxTokens { get; }
+    public long WeightBytes { get; }
 
     /// <summary>Forward passes run so far (one per batch).</summary>
     public long ForwardPasses { get; private set; }
 
-    public QuestionTokenizer Tokenizer => tokenizer;
-
-    /// <summary>Loads the tokenizer and the layers up to the deepest requested one from a model folder.</summary>
+    /// <summary>Loads the tokenizer and the layers up to the deepest one <paramref name="settings"/> asks for.</summary>
     public static ActivationEngine Load(ModelFolder folder, CaptureSettings settings, ILogger logger)
     {
         ValidateLayers(settings.Layers, folder.Config, folder.Path);
@@ -75,7 +68,7 @@ public sealed class ActivationEngine : IDisposable
                 logger.LogDebug("Loaded layer {Layer} of {LayerCount}", i + 1, layerCount));
             logger.LogInformation("Loaded {LayerCount} of {TotalLayers} layers from {Folder} in {Seconds:F1} s: {Megabytes:F0} MB of {Dtype} weights on {Device}",
                 layerCount, folder.Config.NumHiddenLayers, folder.Path, clock.Elapsed.TotalSeconds, weights.BytesLoaded / 1e6, target.DtypeName, target.DeviceName);
-            return new ActivationEngine(model, tokenizer, settings, target, weights.BytesLoaded, logger);
+            return new ActivationEngine(model, tokenizer, target, weights.BytesLoaded, logger, ownsTokenizer: true);
         }
         catch
         {
@@ -85,15 +78,8 @@ public sealed class ActivationEngine : IDisposable
     }
 
     /// <summary>Wraps an already built model (benchmarks with random weights of the real shapes).</summary>
-    public static ActivationEngine FromModel(Qwen2Model model, QuestionTokenizer tokenizer, CaptureSettings settings, long weightBytes, ILogger logger)
-    {
-        ValidateLayers(settings.Layers, model.Config, "the model");
-        if (settings.Layers.Max() >= model.LayerCount)
-        {
-            throw new ArgumentException($"the model was built with {model.LayerCount} layers; layer {settings.Layers.Max()} was asked for");
-        }
-        return new ActivationEngine(model, tokenizer, settings, new ComputeTarget(model.Device, model.Dtype), weightBytes, logger);
-    }
+    public static ActivationEngine FromModel(Qwen2Model model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true)
+        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype), weightBytes, logger, ownsTokenizer);
 
     public static void ValidateLayers(IReadOnlyList<int> layers, Qwen2Config config, string source)
     {
@@ -110,27 +96,36 @@ public sealed class ActivationEngine : IDisposable
         }
     }
 
-    public int[] Tokenize(string question) => tokenizer.Encode(question, Settings.BosPolicy);
+    /// <summary>The longest model input accepted under <paramref name="settings"/>.</summary>
+    public int MaxTokens(CaptureSettings settings) => Math.Min(settings.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
+
+    public int[] Tokenize(string question, BosPolicy policy) => tokenizer.Encode(question, policy);
 
     /// <summary>
-    /// Captures every question. Questions are sorted by length and run in batches of at most
-    /// <paramref name="batchSize"/>, so padding stays small; results come back in the input order.
+    /// Captures every question under <paramref name="settings"/> (layers, pooling, BOS policy, token limit).
+    /// Questions are sorted by length and run in batches of at most <paramref name="batchSize"/>, so padding
+    /// stays small; results come back in the input order. A question over the token limit fails alone.
     /// </summary>
-    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, int batchSize)
+    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (settings.Layers.Count == 0 || settings.Layers.Max() >= model.LayerCount || settings.Layers.Min() < 0)
+        {
+            throw new ArgumentException($"the engine holds layers 0..{model.LayerCount - 1}; asked for {string.Join(",", settings.Layers)}");
+        }
+        var maxTokens = MaxTokens(settings);
         var results = new QuestionCapture?[questions.Count];
         var tokenized = new List<(int Index, int[] Ids)>();
         for (var i = 0; i < questions.Count; i++)
         {
-            var ids = Tokenize(questions[i]);
+            var ids = Tokenize(questions[i], settings.BosPolicy);
             if (ids.Length == 0)
             {
                 results[i] = new QuestionCapture(0, null, "the question has no tokens");
             }
-            else if (ids.Length > MaxTokens)
+            else if (ids.Length > maxTokens)
             {
-                results[i] = new QuestionCapture(ids.Length, null, $"the question has {ids.Length} tokens, more than the limit of {MaxTokens}");
+                results[i] = new QuestionCapture(ids.Length, null, $"the question has {ids.Length} tokens, more than the limit of {maxTokens}");
             }
             else
             {
@@ -140,7 +135,7 @@ public sealed class ActivationEngine : IDisposable
         tokenized.Sort((a, b) => b.Ids.Length.CompareTo(a.Ids.Length));
         foreach (var chunk in tokenized.Chunk(batchSize))
         {
-            var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray());
+            var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), settings);
             for (var row = 0; row < chunk.Length; row++)
             {
                 results[chunk[row].Index] = new QuestionCapture(chunk[row].Ids.Length, vectors[row], null);
@@ -149,8 +144,8 @@ public sealed class ActivationEngine : IDisposable
         return results!;
     }
 
-    /// <summary>One forward pass over right-padded rows; returns [row][slot] vectors.</summary>
-    float[][][] RunBatch(int[][] rows)
+    /// <summary>One forward pass over right-padded rows; returns [row][slot] vectors, slots in the settings' layer order.</summary>
+    float[][][] RunBatch(int[][] rows, CaptureSettings settings)
     {
         var batch = rows.Length;
         var length = rows.Max(r => r.Length);
@@ -164,10 +159,11 @@ public sealed class ActivationEngine : IDisposable
                 padded[r * length + t] = rows[r][t];
             }
         }
+        var slots = settings.Layers.Select((layer, slot) => (layer, slot)).ToLookup(p => p.layer, p => p.slot);
         var output = new float[batch][][];
         for (var r = 0; r < batch; r++)
         {
-            output[r] = new float[layers.Length][];
+            output[r] = new float[settings.Layers.Count][];
         }
         using var scope = torch.NewDisposeScope();
         var ids = torch.tensor(padded, [batch, length], ScalarType.Int64);
@@ -176,21 +172,26 @@ public sealed class ActivationEngine : IDisposable
         {
             keyValid = torch.arange(0, length, ScalarType.Int64).unsqueeze(0).lt(torch.tensor(lengths, ScalarType.Int64).unsqueeze(1));
         }
-        var leadingBos = Settings.BosPolicy == BosPolicy.Bos;
+        var leadingBos = settings.BosPolicy == BosPolicy.Bos;
+        var deepest = settings.Layers.Max();
         model.Forward(ids, keyValid, (layer, residual) =>
         {
-            if (!slotOfLayer.TryGetValue(layer, out var slot))
+            if (!slots.Contains(layer))
             {
                 return;
             }
-            using var pooled = ResidualPooler.Pool(residual, lengths, Settings.Pooling, leadingBos).cpu();
+            using var pooled = ResidualPooler.Pool(residual, lengths, settings.Pooling, leadingBos).cpu();
             var flat = pooled.data<float>().ToArray();
             var hidden = (int)pooled.shape[1];
             for (var r = 0; r < batch; r++)
             {
-                output[r][slot] = flat.AsSpan(r * hidden, hidden).ToArray();
+                var vector = flat.AsSpan(r * hidden, hidden).ToArray();
+                foreach (var slot in slots[layer])
+                {
+                    output[r][slot] = vector;
+                }
             }
-        });
+        }, stopAfterLayer: deepest);
         ForwardPasses++;
         logger.LogDebug("Forward pass: {BatchSize} questions, {Tokens} tokens padded to {Length}", batch, lengths.Sum(), length);
         return output;
@@ -199,6 +200,9 @@ public sealed class ActivationEngine : IDisposable
     public void Dispose()
     {
         model.Dispose();
-        tokenizer.Dispose();
+        if (ownsTokenizer)
+        {
+            tokenizer.Dispose();
+        }
     }
 }

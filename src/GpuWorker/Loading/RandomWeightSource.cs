@@ -28,7 +28,7 @@ public sealed class RandomWeightSource(ScalarType dtype, Device device, long see
         }
         else
         {
-            tensor.normal_(0.0, 0.02, generator);
+            tensor.uniform_(-0.035, 0.035, generator); // std 0.02, and much faster to draw than normal_
         }
         BytesLoaded += tensor.NumberOfElements * tensor.ElementSize;
         return tensor;

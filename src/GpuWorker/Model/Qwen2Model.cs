@@ -84,7 +84,8 @@ public sealed class Qwen2Model : IDisposable
     /// </summary>
     /// <param name="keyValid">bool [batch, seq], true on real tokens; null when no row is padded.</param>
     /// <returns>lm_head logits [batch, seq, vocab] when the model has a head and <paramref name="computeLogits"/>; else null.</returns>
-    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false)
+    /// <param name="stopAfterLayer">the last layer to run (default: every loaded layer); no logits when it stops early.</param>
+    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null)
     {
         using var noGrad = torch.no_grad();
         var batch = inputIds.shape[0];
@@ -98,7 +99,8 @@ public sealed class Qwen2Model : IDisposable
             mask = causal.unsqueeze(0).unsqueeze(0).logical_and(keyValid.to(Device).view(batch, 1, 1, length));
         }
         var hidden = embedding.index_select(0, inputIds.to(Device).reshape(-1)).view(batch, length, Config.HiddenSize);
-        for (var i = 0; i < layers.Count; i++)
+        var last = Math.Min(stopAfterLayer ?? layers.Count - 1, layers.Count - 1);
+        for (var i = 0; i <= last; i++)
         {
             // One scope per layer keeps peak memory near the weights' size.
             using var scope = torch.NewDisposeScope();
@@ -108,7 +110,7 @@ public sealed class Qwen2Model : IDisposable
             hidden = output.MoveToOuterDisposeScope();
             previous.Dispose();
         }
-        if (computeLogits && lmHead is not null && finalNorm is not null)
+        if (computeLogits && last == layers.Count - 1 && lmHead is not null && finalNorm is not null)
         {
             return F.linear(finalNorm.Forward(hidden), lmHead).MoveToOuterDisposeScope();
         }

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Activations.Contracts;
+using Activations.GpuWorker.Capture;
+using Activations.GpuWorker.Loading;
+using Activations.GpuWorker.Model;
+using Activations.GpuWorker.Tokenization;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Activations.Bench;
+
+/// <summary>
+/// Seed-style (one question at a time, all 28 layers and lm_head, every residual kept, as run_with_cache does)
+/// against the lean engine (length-sorted batches, stopping after layer 24, no lm_head), on a random model with
+/// the real 1.5B shapes, in float32 and bf16 on the CPU. Prints ratios measured side by side in this run.
+/// </summary>
+static class EngineBenchmark
+{
+    sealed record Row(string Dtype, string Mode, int Batch, double QuestionsPerSecond, double TokensPerSecond, double WeightMegabytes, double PeakMegabytes);
+
+    /// <summary>Runs each (dtype, mode) case in a child process of its own, so each peak-memory reading is clean.</summary>
+    public static void Run(int repeat, int[] batchSizes, string[] dtypes)
+    {
+        var questions = Questions(repeat);
+        var rows = new List<Row>();
+        foreach (var dtype in dtypes)
+        {
+            foreach (var mode in new[] { "seed-style", "lean" })
+            {
+                rows.AddRange(RunChild(["engine-case", dtype, mode, string.Join(",", batchSizes), repeat.ToString()]));
+            }
+        }
+        Print(rows, questions.Length);
+    }
+
+    /// <summary>The child: one case, printing one JSON row per measurement.</summary>
+    public static void RunCase(string dtypeName, string mode, int[] batchSizes, int repeat)
+    {
+        var dtype = dtypeName == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        var questions = Questions(repeat);
+        var tokenizerFolder = SampleQuestions.TokenizerFolder();
+        using var tokenizer = QuestionTokenizer.Load(Path.Combine(tokenizerFolder, "tokenizer.json"), Path.Combine(tokenizerFolder, "tokenizer_config.json"));
+        var tokens = questions.Sum(q => tokenizer.Encode(q, BosPolicy.NoBos).Length);
+        var config = Qwen2Config.DeepSeekR1DistillQwen1_5B;
+        var layers = CaptureSettings.DefaultLayers;
+        var rows = mode == "seed-style"
+            ? [SeedStyle(config, dtype, tokenizer, questions, tokens, layers)]
+            : Lean(config, dtype, tokenizer, questions, tokens, layers, batchSizes).ToList();
+        foreach (var row in rows)
+        {
+            Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(row));
+        }
+    }
+
+    const string ResultPrefix = "RESULT ";
+
+    static string[] Questions(int repeat) => Enumerable.Repeat(SampleQuestions.Load(), repeat).SelectMany(q => q).ToArray();
+
+    static IEnumerable<Row> RunChild(string[] arguments)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(EngineBenchmark).Assembly.Location);
+        }
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var child = Process.Start(start)!;
+        var rows = new List<Row>();
+        while (child.StandardOutput.ReadLine() is { } line)
+        {
+            if (line.StartsWith(ResultPrefix, StringComparison.Ordinal))
+            {
+                rows.Add(JsonSerializer.Deserialize<Row>(line[ResultPrefix.Length..])!);
+            }
+            else
+            {
+                Console.WriteLine(line);
+            }
+        }
+        child.WaitForExit();
+        if (child.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"benchmark case {string.Join(" ", arguments)} exited with {child.ExitCode}");
+        }
+        return rows;
+    }
+
+    static Row SeedStyle(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers)
+    {
+        GC.Collect();
+        ProcessMemory.ResetPeak();
+        var baseline = ProcessMemory.ResidentBytes();
+        var weights = new RandomWeightSource(dtype, CPU);
+        var build = Stopwatch.StartNew();
+        using var model = Qwen2Model.Build(config, weights, config.NumHiddenLayers, includeHead: true);
+        Console.WriteLine($"  built the {Name(dtype)} seed-style model in {build.Elapsed.TotalSeconds:F1} s");
+        void RunOne(string question)
+        {
+            using var scope = torch.NewDisposeScope();
+            var ids = tokenizer.Encode(question, BosPolicy.NoBos);
+            var cache = new List<Tensor>();
+            try
+            {
+                using var logits = model.Forward(torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]), null,
+                    (_, residual) => cache.Add(residual.clone().DetachFromDisposeScope()), computeLogits: true);
+                foreach (var layer in layers)
+                {
+                    _ = cache[layer].to(ScalarType.Float32).mean([1]).cpu().data<float>().ToArray();
+                }
+            }
+            finally
+            {
+                cache.ForEach(t => t.Dispose());
+            }
+        }
+        RunOne(questions[0]);
+        var clock = Stopwatch.StartNew();
+        foreach (var question in questions)
+        {
+            RunOne(question);
+        }
+        var seconds = clock.Elapsed.TotalSeconds;
+        var row = new Row(Name(dtype), "seed-style", 1, questions.Length / seconds, tokens / seconds, weights.BytesLoaded / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
+        Console.WriteLine($"  {row.Dtype} seed-style: {row.QuestionsPerSecond:F2} q/s");
+        return row;
+    }
+
+    static IEnumerable<Row> Lean(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers, int[] batchSizes)
+    {
+        GC.Collect();
+        ProcessMemory.ResetPeak();
+        var baseline = ProcessMemory.ResidentBytes();
+        var weights = new RandomWeightSource(dtype, CPU);
+        var settings = new CaptureSettings { Model = "random", Layers = layers, Device = ComputeDevice.Cpu };
+        var model = Qwen2Model.Build(config, weights, layers.Max() + 1);
+        // The engine owns the model; the tokenizer stays ours.
+        using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, NullLogger.Instance, ownsTokenizer: false);
+        var results = new List<Row>();
+        foreach (var batch in batchSizes)
+        {
+            engine.Capture(questions.Take(batch).ToArray(), settings, batch);
+            var clock = Stopwatch.StartNew();
+            var captured = engine.Capture(questions, settings, batch);
+            var seconds = clock.Elapsed.TotalSeconds;
+            if (captured.Any(c => !c.Succeeded))
+            {
+                throw new InvalidOperationException("a question failed");
+            }
+            var row = new Row(Name(dtype), "lean", batch, questions.Length / seconds, tokens / seconds, weights.BytesLoaded / 1e6, 0);
+            Console.WriteLine($"  {row.Dtype} lean batch {batch}: {row.QuestionsPerSecond:F2} q/s");
+            results.Add(row);
+        }
+        var peak = (ProcessMemory.PeakResidentBytes() - baseline) / 1e6;
+        return results.Select(r => r with { PeakMegabytes = peak });
+    }
+
+    static string Name(ScalarType dtype) => dtype == ScalarType.BFloat16 ? "bf16" : "float32";
+
+    static void Print(List<Row> rows, int questions)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"{questions} sample questions, random DeepSeek-R1-Distill-Qwen-1.5B weights, CPU, {torch.get_num_threads()} threads, layers 6,12,18,24; peak = the case's peak RSS above its RSS before the model was built");
+        Console.WriteLine("| dtype | mode | batch | questions/s | tokens/s | vs seed-style | weights MB | peak MB above baseline | peak / weights |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var row in rows)
+        {
+            var seed = rows.First(r => r.Dtype == row.Dtype && r.Mode == "seed-style");
+            Console.WriteLine($"| {row.Dtype} | {row.Mode} | {row.Batch} | {row.QuestionsPerSecond:F2} | {row.TokensPerSecond:F0} | {row.QuestionsPerSecond / seed.QuestionsPerSecond:F2}x | {row.WeightMegabytes:F0} | {row.PeakMegabytes:F0} | {row.PeakMegabytes / row.WeightMegabytes:F2} |");
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using Activations.Bench;
+
+// Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--repeat N] [--batches 1,8,32] [--dtypes float32,bf16]
+var mode = args.FirstOrDefault() ?? "engine";
+string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+switch (mode)
+{
+    case "engine":
+        var repeat = int.Parse(Option("--repeat") ?? "1");
+        var batches = (Option("--batches") ?? "1,8,32").Split(',').Select(int.Parse).ToArray();
+        EngineBenchmark.Run(repeat, batches, (Option("--dtypes") ?? "float32,bf16").Split(','));
+        return 0;
+    case "engine-case":
+        EngineBenchmark.RunCase(args[1], args[2], args[3].Split(',').Select(int.Parse).ToArray(), int.Parse(args[4]));
+        return 0;
+    default:
+        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine");
+        return 2;
+}
