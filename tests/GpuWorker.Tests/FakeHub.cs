@@ -24,6 +24,8 @@ public sealed class FakeHub : IDisposable
     readonly ConcurrentQueue<Request> requests = new();
     readonly Task loop;
     int breaksLeft;
+    int corruptionsLeft;
+    int stallsLeft;
     int serverErrorsLeft;
 
     public FakeHub()
@@ -48,6 +50,27 @@ public sealed class FakeHub : IDisposable
     }
 
     string? BreakFile { get; set; }
+
+    /// <summary>The next full download of this file sends every byte, with one of them flipped.</summary>
+    public void CorruptNextDownloadOf(string file)
+    {
+        CorruptFile = file;
+        corruptionsLeft = 1;
+    }
+
+    string? CorruptFile { get; set; }
+
+    /// <summary>The next full download of this file sends half its bytes, then goes silent for this long before hanging up.</summary>
+    public void StallNextDownloadOf(string file, TimeSpan stall)
+    {
+        StallFile = file;
+        StallTime = stall;
+        stallsLeft = 1;
+    }
+
+    string? StallFile { get; set; }
+
+    TimeSpan StallTime { get; set; }
 
     /// <summary>The next n requests get 503.</summary>
     public void FailNextRequests(int n) => serverErrorsLeft = n;
@@ -236,6 +259,19 @@ public sealed class FakeHub : IDisposable
         {
             // Promise all the bytes, send half, and hang up.
             await Write(stream, request, 200, content, headers, sendOnly: content.Length / 2);
+            return;
+        }
+        if (request.Method == "GET" && file == CorruptFile && Interlocked.Decrement(ref corruptionsLeft) >= 0)
+        {
+            var corrupt = content.ToArray();
+            corrupt[corrupt.Length / 3] ^= 0xFF;
+            await Write(stream, request, 200, corrupt, headers);
+            return;
+        }
+        if (request.Method == "GET" && file == StallFile && Interlocked.Decrement(ref stallsLeft) >= 0)
+        {
+            await Write(stream, request, 200, content, headers, sendOnly: content.Length / 2);
+            await Task.Delay(StallTime);
             return;
         }
         await Write(stream, request, 200, content, headers);

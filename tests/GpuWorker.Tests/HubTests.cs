@@ -101,6 +101,48 @@ public sealed class HubTests : IDisposable
     }
 
     [Fact]
+    public async Task Weights_whose_sha256_does_not_match_the_lfs_etag_are_downloaded_again()
+    {
+        var files = FixtureFiles();
+        hub.AddRepo(RepoId, files);
+        hub.CorruptNextDownloadOf("model.safetensors");
+
+        var folder = await Resolve(RepoId);
+
+        AssertSameFiles(files, folder);
+        var weightGets = hub.Requests.Where(r => r.Method == "GET" && r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, weightGets.Count);
+        Assert.All(weightGets, r => Assert.False(r.Headers.ContainsKey("Range")));
+    }
+
+    [Fact]
+    public async Task A_download_that_stalls_times_out_and_resumes()
+    {
+        var files = FixtureFiles();
+        hub.AddRepo(RepoId, files);
+        hub.StallNextDownloadOf("model.safetensors", TimeSpan.FromSeconds(3));
+
+        var folder = await Resolve(RepoId, options: Options() with { StallTimeout = TimeSpan.FromMilliseconds(300) });
+
+        AssertSameFiles(files, folder);
+        var weightGets = hub.Requests.Where(r => r.Method == "GET" && r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, weightGets.Count);
+        Assert.Equal($"bytes={files["model.safetensors"].Length / 2}-", weightGets[1].Headers["Range"]);
+    }
+
+    [Fact]
+    public async Task A_server_that_keeps_failing_gives_a_clear_error_after_the_retries()
+    {
+        hub.AddRepo(RepoId, FixtureFiles());
+        hub.FailNextRequests(100);
+
+        var error = await Assert.ThrowsAsync<InvalidInputException>(() => Resolve(RepoId, options: Options() with { MaxRetries = 2 }));
+
+        Assert.Contains("HTTP 503", error.Message);
+        Assert.Equal(3, hub.Requests.Count);
+    }
+
+    [Fact]
     public async Task Server_errors_are_retried()
     {
         var files = FixtureFiles();
