@@ -106,7 +106,7 @@ public sealed class ModelFolder
             : $"no weights: expected {SingleWeightsFile} or {WeightsIndexFile}");
     }
 
-    static IEnumerable<KeyValuePair<string, string>> ReadWeightMap(string index)
+    internal static IEnumerable<KeyValuePair<string, string>> ReadWeightMap(string index)
     {
         Dictionary<string, string> map;
         try
