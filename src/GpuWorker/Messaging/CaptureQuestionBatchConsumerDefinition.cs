@@ -1,0 +1,32 @@
+using Activations.Contracts.Messages;
+using Activations.GpuWorker.Capture;
+using MassTransit;
+
+namespace Activations.GpuWorker.Messaging;
+
+/// <summary>
+/// The worker's endpoint: the queue of its model's questions, prefetching two batches so the next one is ready
+/// when a forward pass ends, one batch at a time (one GPU).
+/// </summary>
+public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<CaptureQuestionBatchConsumer>
+{
+    readonly WorkerOptions options;
+
+    public CaptureQuestionBatchConsumerDefinition(EngineHost host, WorkerOptions options)
+    {
+        this.options = options;
+        EndpointName = QueueNames.CaptureQuestions(host.Fingerprint);
+        ConcurrentMessageLimit = options.BatchSize * 2;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<CaptureQuestionBatchConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.PrefetchCount = options.BatchSize * 2;
+        // A foreign-model question is never retried here; it goes to the error queue untouched.
+        endpointConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500)).Ignore<ForeignModelException>());
+        consumerConfigurator.Options<BatchOptions>(o => o
+            .SetMessageLimit(options.BatchSize)
+            .SetTimeLimit(options.BatchTimeLimit)
+            .SetConcurrencyLimit(1));
+    }
+}

@@ -1,0 +1,45 @@
+using Activations.Contracts;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Activations.ServiceDefaults;
+
+/// <summary>What both command-line hosts share: console logging, and bad input as one line and a non-zero exit.</summary>
+public static class ConsoleHost
+{
+    /// <summary>Exit code for input the user must fix.</summary>
+    public const int BadInputExitCode = 2;
+
+    public static void ConfigureLogging(ILoggingBuilder logging, LogLevel level = LogLevel.Information)
+    {
+        logging.ClearProviders();
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+            o.ColorBehavior = LoggerColorBehavior.Disabled;
+        });
+        logging.SetMinimumLevel(level);
+        logging.AddFilter("MassTransit", LogLevel.Warning);
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+    }
+
+    /// <summary>Runs <paramref name="body"/>; bad input prints one line ("error: …") and exits with <see cref="BadInputExitCode"/>.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (InvalidInputException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return BadInputExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
+    }
+}
