@@ -55,6 +55,16 @@ pg_dir() {
 
 pg_as() { runuser -u postgres -- "$@"; }
 
+# Unix socket folder: inside the state folder, unless that path is too long for a socket
+# name (sun_path holds 107 bytes), then a short folder under /tmp keyed by the state path.
+pg_sock_dir() {
+    local d; d="$(pg_dir)/run"
+    if [ $(( ${#d} + ${#PG_PORT} + 10 )) -gt 100 ]; then
+        d="/tmp/activations-pg-$(printf '%s' "$STATE" | md5sum | cut -c1-12)"
+    fi
+    echo "$d"
+}
+
 pg_running() {
     [ -f "$(pg_dir)/data/PG_VERSION" ] || return 1
     timeout 15 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$(pg_dir)/data" status >/dev/null 2>&1
@@ -75,9 +85,10 @@ pg_wait_ready() {
 pg_init() {
     local dir; dir="$(pg_dir)"
     id postgres >/dev/null 2>&1 || die "user postgres does not exist (is the postgresql package installed?)"
-    mkdir -p "$dir/run"
-    chown postgres: "$dir" "$dir/run"
-    chmod 0700 "$dir/run"
+    local sock; sock="$(pg_sock_dir)"
+    mkdir -p "$dir" "$sock"
+    chown postgres: "$dir" "$sock"
+    chmod 0700 "$sock"
     pg_as test -w "$dir" || die "user postgres cannot write $dir (a parent folder is not traversable?)"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         log "initdb into $dir/data"
@@ -92,7 +103,7 @@ pg_init() {
     cat >"$dir/data/activations.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
-unix_socket_directories = '$dir/run'
+unix_socket_directories = '$(pg_sock_dir)'
 max_connections = 200
 fsync = off
 synchronous_commit = off
@@ -118,7 +129,7 @@ pg_start() {
     pg_wait_ready_socket
     if [ -f "$dir/data/.needs-bootstrap" ]; then
         log "creating role and database $PG_USER"
-        timeout 30 runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -h "$dir/run" -p "$PG_PORT" -U postgres -d postgres </dev/null \
+        timeout 30 runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -h "$(pg_sock_dir)" -p "$PG_PORT" -U postgres -d postgres </dev/null \
             -c "CREATE ROLE $PG_USER LOGIN SUPERUSER PASSWORD '$PG_PASSWORD'" \
             -c "CREATE DATABASE $PG_DATABASE OWNER $PG_USER" || die "bootstrap of role/database failed"
         rm -f "$dir/data/.needs-bootstrap"
@@ -129,7 +140,7 @@ pg_start() {
 # Readiness through the unix socket (needed before the role exists).
 pg_wait_ready_socket() {
     local deadline=$((SECONDS + 60))
-    until timeout 5 pg_isready -q -h "$(pg_dir)/run" -p "$PG_PORT" </dev/null; do
+    until timeout 5 pg_isready -q -h "$(pg_sock_dir)" -p "$PG_PORT" </dev/null; do
         [ $SECONDS -lt $deadline ] || { tail -n 30 "$(pg_dir)/postgres.log" >&2 || true; die "PostgreSQL socket not ready"; }
         sleep 0.3
     done
