@@ -212,7 +212,11 @@ def main(argv):
     keys = None
     if "--keys" in argv:
         keys = argv[argv.index("--keys") + 1].split(",")
-    errors, summary = check(argv[1], keys)
+    try:
+        errors, summary = check(argv[1], keys)
+    except (zipfile.BadZipFile, ValueError, IndexError, KeyError, TypeError, AttributeError) as e:
+        # A malformed pickle or zip is a failed check, not a crash of the checker.
+        errors, summary = [f"unreadable: {type(e).__name__}: {e}"], None
     if errors:
         for error in errors:
             print(f"{argv[1]}: {error}", file=sys.stderr)
