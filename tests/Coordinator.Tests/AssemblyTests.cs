@@ -245,6 +245,23 @@ public sealed class AssemblyTests : IDisposable
     }
 
     [Fact]
+    public void Values_past_the_fp16_range_are_warned_about()
+    {
+        var faithful = Ids("f", 10);
+        var unfaithful = Ids("u", 10);
+        var table = new PooledVectorTable();
+        foreach (var id in faithful.Concat(unfaithful)) table.Add(id, 6, [1f, id == "f003" ? 70000f : 2f]);
+        var logger = new ListLogger<ActivationAssembler>();
+
+        var built = new ActivationAssembler(new ActivationFileWriter(), logger)
+            .Build(new AssemblyRequest([6], faithful, unfaithful, table, ActivationDtype.Float16));
+        foreach (var layer in built) layer.Dispose();
+
+        var warning = Assert.Single(logger.Messages(Microsoft.Extensions.Logging.LogLevel.Warning));
+        Assert.Contains("Layer 6: 1 activation values are inf or NaN", warning);
+    }
+
+    [Fact]
     public void Bfloat16_runs_are_saved_as_float32()
     {
         Assert.Equal(ActivationDtype.Float32, ActivationDtypes.ForCompute(ComputeDtype.BFloat16));

@@ -43,6 +43,7 @@ public sealed class ActivationAssembler(ActivationFileWriter writer, ILogger<Act
                 var faithful = Stack(request.FaithfulPairIds, layer, request.Vectors, request.Dtype);
                 var unfaithful = Stack(request.UnfaithfulPairIds, layer, request.Vectors, request.Dtype);
                 built.Add(new LayerActivations(layer, faithful, unfaithful));
+                WarnIfNotFinite(layer, faithful, unfaithful);
             }
             return built;
         }
@@ -86,6 +87,24 @@ public sealed class ActivationAssembler(ActivationFileWriter writer, ILogger<Act
             {
                 layer.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// fp16 tops out at 65504 and Qwen2's residual stream has outlier dimensions that can pass it; the seed saves
+    /// fp16 regardless, so this warns (the values become inf) rather than failing.
+    /// </summary>
+    void WarnIfNotFinite(int layer, Tensor faithful, Tensor unfaithful)
+    {
+        long count;
+        using (NewDisposeScope())
+        {
+            count = faithful.isfinite().logical_not().sum().item<long>() + unfaithful.isfinite().logical_not().sum().item<long>();
+        }
+        if (count > 0)
+        {
+            logger.LogWarning("Layer {Layer}: {NonFiniteCount} activation values are inf or NaN in {Dtype}; float32 output keeps them finite",
+                layer, count, faithful.dtype);
         }
     }
 
