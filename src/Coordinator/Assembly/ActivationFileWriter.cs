@@ -1,0 +1,96 @@
+using System.Collections;
+using Activations.Contracts;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Activations.Coordinator.Assembly;
+
+/// <summary>
+/// Writes <c>layer_{L}_activations.pt</c>: the dict <c>{'faithful': Tensor, 'unfaithful': Tensor}</c> in torch.save's
+/// zip format, which <c>torch.load(path, weights_only=True)</c> reads. Each file is written atomically.
+/// </summary>
+public sealed class ActivationFileWriter
+{
+    public const string FaithfulKey = "faithful";
+    public const string UnfaithfulKey = "unfaithful";
+
+    readonly Action<Stream, IDictionary> _serialize;
+    readonly ILogger _logger;
+
+    public ActivationFileWriter(ILogger<ActivationFileWriter>? logger = null)
+        : this((stream, dict) => PyTorchPickler.PickleStateDict(stream, dict, leaveOpen: true), logger)
+    {
+    }
+
+    /// <summary>Lets tests make the serializer fail part way through a file.</summary>
+    internal ActivationFileWriter(Action<Stream, IDictionary> serialize, ILogger? logger = null)
+    {
+        _serialize = serialize;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    public static string FileNameFor(int layer) => $"layer_{layer}_activations.pt";
+
+    /// <summary>
+    /// Creates the output folder if missing and proves it can be written, so the CLI fails before hours of compute
+    /// rather than after. A path that is a file, or a folder that cannot be created or written, is bad input.
+    /// </summary>
+    public static void CheckWritable(string outDir)
+    {
+        if (File.Exists(outDir))
+        {
+            throw new InvalidInputException(outDir, "is a file; the output must be a folder");
+        }
+        try
+        {
+            Directory.CreateDirectory(outDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new InvalidInputException(outDir, $"cannot create the output folder: {e.Message}", inner: e);
+        }
+        var probe = Path.Combine(outDir, $".write-probe-{Guid.NewGuid():N}{AtomicFile.TempSuffix}");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException(outDir, $"the output folder is not writable: {e.Message}", inner: e);
+        }
+    }
+
+    /// <summary>Writes one layer's file into <paramref name="outDir"/> and returns its path.</summary>
+    public string WriteLayer(string outDir, int layer, Tensor faithful, Tensor unfaithful)
+    {
+        CheckWritable(outDir);
+        var path = Path.Combine(outDir, FileNameFor(layer));
+        using (NewDisposeScope())
+        {
+            // The pickler writes a tensor's bytes as its whole storage at offset 0, so hand it compact CPU copies.
+            var state = new Dictionary<string, Tensor>
+            {
+                [FaithfulKey] = Compact(faithful),
+                [UnfaithfulKey] = Compact(unfaithful),
+            };
+            AtomicFile.Write(path, stream => _serialize(stream, state));
+        }
+        _logger.LogInformation("Wrote {ActivationFile}: faithful [{FaithfulShape}], unfaithful [{UnfaithfulShape}], {Dtype}",
+            path, string.Join(", ", faithful.shape), string.Join(", ", unfaithful.shape), faithful.dtype);
+        return path;
+    }
+
+    static Tensor Compact(Tensor tensor) => tensor.detach().cpu().contiguous().clone();
+
+    /// <summary>Reads a layer file back (for checks and tests); the caller disposes the tensors.</summary>
+    public static (Tensor Faithful, Tensor Unfaithful) ReadLayer(string path)
+    {
+        var state = PyTorchUnpickler.UnpickleStateDict(path);
+        return ((Tensor)state[FaithfulKey]!, (Tensor)state[UnfaithfulKey]!);
+    }
+}

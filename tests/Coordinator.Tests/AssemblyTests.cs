@@ -1,0 +1,342 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Activations.Contracts;
+using Activations.Coordinator.Assembly;
+using static TorchSharp.torch;
+
+namespace Activations.Coordinator.Tests;
+
+public sealed class AssemblyTests : IDisposable
+{
+    readonly TempFolder _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    static readonly int[] Layers = [6, 12];
+
+    static List<string> Ids(string prefix, int count) => Enumerable.Range(1, count).Select(i => $"{prefix}{i:D3}").ToList();
+
+    /// <summary>Distinct, recognisable values: row r of pair p at layer L holds L*1000 + p*10 + column/8.</summary>
+    static PooledVectorTable Table(IEnumerable<string> ids, int width, IEnumerable<int> layers)
+    {
+        var table = new PooledVectorTable();
+        var index = 0;
+        foreach (var id in ids)
+        {
+            index++;
+            foreach (var layer in layers)
+            {
+                table.Add(id, layer, Enumerable.Range(0, width).Select(c => layer * 1000f + index * 10f + c / 8f).ToArray());
+            }
+        }
+        return table;
+    }
+
+    static ActivationAssembler Assembler(ActivationFileWriter? writer = null) =>
+        new(writer ?? new ActivationFileWriter(), new ListLogger<ActivationAssembler>());
+
+    string OutDir => Path.Combine(_dir.Path, "out");
+
+    [Theory]
+    [InlineData(ActivationDtype.Float32)]
+    [InlineData(ActivationDtype.Float16)]
+    public void Round_trip_through_pybridge_keeps_rows_values_and_dtype(ActivationDtype dtype)
+    {
+        var faithful = Ids("f", 12);
+        var unfaithful = Ids("u", 10);
+        var table = Table(faithful.Concat(unfaithful), 24, Layers);
+        var written = Assembler().AssembleAndWrite(new AssemblyRequest(Layers, faithful, unfaithful, table, dtype), OutDir);
+
+        Assert.Equal(["layer_6_activations.pt", "layer_12_activations.pt"], written.Select(Path.GetFileName));
+        foreach (var layer in Layers)
+        {
+            var (f, u) = ActivationFileWriter.ReadLayer(Path.Combine(OutDir, ActivationFileWriter.FileNameFor(layer)));
+            using (f)
+            using (u)
+            {
+                Assert.Equal(dtype.ToScalarType(), f.dtype);
+                Assert.Equal(dtype.ToScalarType(), u.dtype);
+                Assert.Equal([12L, 24L], f.shape);
+                Assert.Equal([10L, 24L], u.shape);
+                using var expectedF = Expected(table, faithful, layer, dtype);
+                using var expectedU = Expected(table, unfaithful, layer, dtype);
+                Assert.Equal(Values(expectedF), Values(f));
+                Assert.Equal(Values(expectedU), Values(u));
+            }
+        }
+        Assert.DoesNotContain(Directory.GetFiles(OutDir), p => p.EndsWith(".tmp"));
+    }
+
+    static float[] Values(Tensor t)
+    {
+        using var float32 = t.to_type(ScalarType.Float32);
+        return float32.data<float>().ToArray();
+    }
+
+    static Tensor Expected(PooledVectorTable table, List<string> ids, int layer, ActivationDtype dtype)
+    {
+        var data = ids.SelectMany(id => table.Get(id, layer).ToArray()).ToArray();
+        using var float32 = tensor(data, [ids.Count, data.Length / ids.Count]);
+        return float32.to_type(dtype.ToScalarType());
+    }
+
+    [Theory]
+    [InlineData(ActivationDtype.Float32, "torch.FloatStorage", 4)]
+    [InlineData(ActivationDtype.Float16, "torch.HalfStorage", 2)]
+    public void Python_stdlib_check_accepts_the_file_as_weights_only(ActivationDtype dtype, string storage, int _)
+    {
+        var faithful = Ids("f", 11);
+        var unfaithful = Ids("u", 10);
+        var table = Table(faithful.Concat(unfaithful), 8, Layers);
+        Assembler().AssembleAndWrite(new AssemblyRequest(Layers, faithful, unfaithful, table, dtype), OutDir);
+
+        var summary = RunCheckPt(Path.Combine(OutDir, "layer_12_activations.pt"));
+        var f = summary.GetProperty("faithful");
+        Assert.Equal([11, 8], f.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal([8, 1], f.GetProperty("stride").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(storage, f.GetProperty("storage").GetString());
+        Assert.Equal(88, f.GetProperty("numel").GetInt32());
+        Assert.Equal([10, 8], summary.GetProperty("unfaithful").GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
+    }
+
+    [Fact]
+    public void Python_stdlib_check_rejects_a_global_outside_the_allowlist_and_a_short_storage()
+    {
+        // Protocol 2 pickles: 'os.system' as a GLOBAL; a FloatStorage of 4 elements whose data file has 8 bytes.
+        var evil = WriteZip("evil.pt", Latin1("\x80\x02" + "cos\nsystem\nq\x00."), []);
+        var (code, stderr) = RunCheckPtRaw(evil);
+        Assert.Equal(1, code);
+        Assert.Contains("GLOBAL os.system", stderr);
+
+        var pickle = new List<byte> { 0x80, 0x02, (byte)'(' };
+        pickle.AddRange(Latin1("X\x07\0\0\0storage"));
+        pickle.AddRange(Latin1("ctorch\nFloatStorage\n"));
+        pickle.AddRange(Latin1("X\x01\0\0\00X\x03\0\0\0cpuK\x04tQ."));
+        var shortStorage = WriteZip("short.pt", pickle.ToArray(), new byte[8]);
+        (code, stderr) = RunCheckPtRaw(shortStorage);
+        Assert.Equal(1, code);
+        Assert.Contains("8 bytes, expected 4 x 4", stderr);
+    }
+
+    static byte[] Latin1(string text) => System.Text.Encoding.Latin1.GetBytes(text);
+
+    string WriteZip(string name, byte[] pickle, byte[] storage0)
+    {
+        var path = Path.Combine(_dir.Path, name);
+        using var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Create);
+        using (var s = zip.CreateEntry("archive/data.pkl").Open()) s.Write(pickle);
+        using (var s = zip.CreateEntry("archive/data/0").Open()) s.Write(storage0);
+        return path;
+    }
+
+    /// <summary>Runs tests/tools/check_pt.py and expects success; returns its JSON summary.</summary>
+    static JsonElement RunCheckPt(string ptFile)
+    {
+        var (code, stderr, stdout) = RunCheckPtProcess(ptFile);
+        Assert.True(code == 0, $"check_pt.py failed ({code}): {stderr}");
+        return JsonDocument.Parse(stdout).RootElement.Clone();
+    }
+
+    static (int Code, string Stderr) RunCheckPtRaw(string ptFile)
+    {
+        var (code, stderr, _) = RunCheckPtProcess(ptFile);
+        return (code, stderr);
+    }
+
+    /// <summary>Runs tests/tools/check_pt.py with a timeout; fails (not skips) when python3 is missing.</summary>
+    static (int Code, string Stderr, string Stdout) RunCheckPtProcess(string ptFile)
+    {
+        var script = Path.Combine(AppContext.BaseDirectory, "tools", "check_pt.py");
+        Assert.True(File.Exists(script), $"{script} is missing from the test output");
+        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { script, ptFile, "--keys", "faithful,unfaithful" }) start.ArgumentList.Add(arg);
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Assert.Fail($"python3 is needed to check .pt files without PyTorch: {e.Message}");
+            throw;
+        }
+        using (process)
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+            {
+                process.Kill(entireProcessTree: true);
+                Assert.Fail("check_pt.py did not finish within 60 s");
+            }
+            return (process.ExitCode, stderr.Result, stdout.Result);
+        }
+    }
+
+    [Fact]
+    public void A_violation_in_any_layer_writes_nothing()
+    {
+        var faithful = Ids("f", 12);
+        var unfaithful = Ids("u", 10);
+        var layers = new[] { 6, 12, 18 };
+        var table = Table(faithful.Concat(unfaithful), 8, [6, 12]);
+        // Layer 18's unfaithful rows are one column short: only the last layer is bad.
+        foreach (var id in faithful) table.Add(id, 18, new float[8]);
+        foreach (var id in unfaithful) table.Add(id, 18, new float[7]);
+        var manifestBuilt = false;
+
+        Assert.Throws<ContractViolationException>(() => Assembler().AssembleAndWrite(
+            new AssemblyRequest(layers, faithful, unfaithful, table, ActivationDtype.Float32), OutDir,
+            () => { manifestBuilt = true; throw new InvalidOperationException("not reached"); }));
+
+        Assert.False(manifestBuilt);
+        Assert.True(!Directory.Exists(OutDir) || Directory.GetFileSystemEntries(OutDir).Length == 0);
+    }
+
+    [Fact]
+    public void Too_few_rows_writes_nothing()
+    {
+        var faithful = Ids("f", 12);
+        var unfaithful = Ids("u", 9);
+        var table = Table(faithful.Concat(unfaithful), 8, Layers);
+        Directory.CreateDirectory(OutDir);
+
+        var e = Assert.Throws<ContractViolationException>(() => Assembler().AssembleAndWrite(
+            new AssemblyRequest(Layers, faithful, unfaithful, table, ActivationDtype.Float16), OutDir));
+
+        Assert.Equal(ContractCheck.MinUnfaithfulRows, e.Check);
+        Assert.Empty(Directory.GetFileSystemEntries(OutDir));
+    }
+
+    [Fact]
+    public void A_failed_write_leaves_no_file_and_no_temp_file()
+    {
+        var writer = new ActivationFileWriter((stream, _) =>
+        {
+            stream.Write(new byte[4096]);
+            throw new IOException("disk full");
+        });
+        var faithful = Ids("f", 10);
+        var unfaithful = Ids("u", 10);
+        var table = Table(faithful.Concat(unfaithful), 8, Layers);
+
+        var e = Assert.Throws<InvalidInputException>(() => Assembler(writer).AssembleAndWrite(
+            new AssemblyRequest(Layers, faithful, unfaithful, table, ActivationDtype.Float32), OutDir));
+
+        Assert.Contains("layer_6_activations.pt", e.Message);
+        Assert.Contains("disk full", e.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(OutDir));
+    }
+
+    [Fact]
+    public void A_failed_write_keeps_the_previous_file_intact()
+    {
+        Directory.CreateDirectory(OutDir);
+        var existing = Path.Combine(OutDir, "layer_6_activations.pt");
+        File.WriteAllText(existing, "previous run");
+        var writer = new ActivationFileWriter((stream, _) => throw new InvalidOperationException("pickler bug"));
+        using var f = zeros(10, 4);
+        using var u = zeros(10, 4);
+
+        Assert.Throws<InvalidOperationException>(() => writer.WriteLayer(OutDir, 6, f, u));
+
+        Assert.Equal("previous run", File.ReadAllText(existing));
+        Assert.Equal(["layer_6_activations.pt"], Directory.GetFileSystemEntries(OutDir).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Values_past_the_fp16_range_are_warned_about()
+    {
+        var faithful = Ids("f", 10);
+        var unfaithful = Ids("u", 10);
+        var table = new PooledVectorTable();
+        foreach (var id in faithful.Concat(unfaithful)) table.Add(id, 6, [1f, id == "f003" ? 70000f : 2f]);
+        var logger = new ListLogger<ActivationAssembler>();
+
+        var built = new ActivationAssembler(new ActivationFileWriter(), logger)
+            .Build(new AssemblyRequest([6], faithful, unfaithful, table, ActivationDtype.Float16));
+        foreach (var layer in built) layer.Dispose();
+
+        var warning = Assert.Single(logger.Messages(Microsoft.Extensions.Logging.LogLevel.Warning));
+        Assert.Contains("Layer 6: 1 activation values are inf or NaN", warning);
+    }
+
+    [Fact]
+    public void Bfloat16_runs_are_saved_as_float32()
+    {
+        Assert.Equal(ActivationDtype.Float32, ActivationDtypes.ForCompute(ComputeDtype.BFloat16));
+        Assert.Equal(ActivationDtype.Float16, ActivationDtypes.ForCompute(ComputeDtype.Float16));
+        Assert.Equal(ActivationDtype.Float32, ActivationDtypes.ForCompute(ComputeDtype.Float32));
+        Assert.Throws<ArgumentException>(() => ActivationDtypes.ForCompute(ComputeDtype.Auto));
+    }
+
+    [Fact]
+    public void Output_folder_is_created_if_missing()
+    {
+        var nested = Path.Combine(_dir.Path, "a", "b");
+        ActivationFileWriter.CheckWritable(nested);
+        Assert.True(Directory.Exists(nested));
+        Assert.Empty(Directory.GetFileSystemEntries(nested));
+    }
+
+    [Fact]
+    public void Output_path_that_is_a_file_is_invalid_input()
+    {
+        var file = _dir.File("out", "x");
+        var e = Assert.Throws<InvalidInputException>(() => ActivationFileWriter.CheckWritable(file));
+        Assert.Equal(file, e.File);
+        Assert.Contains("is a file", e.Message);
+    }
+
+    [Fact]
+    public void Output_path_under_a_file_is_invalid_input()
+    {
+        var file = _dir.File("plain", "x");
+        var below = Path.Combine(file, "out");
+        var e = Assert.Throws<InvalidInputException>(() => ActivationFileWriter.CheckWritable(below));
+        Assert.Equal(below, e.File);
+    }
+
+    [Fact]
+    public void Manifest_is_written_last_in_snake_case()
+    {
+        var faithful = Ids("f", 10);
+        var unfaithful = Ids("u", 10);
+        var table = Table(faithful.Concat(unfaithful), 8, Layers);
+        var settings = new CaptureSettings { Model = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", Revision = "main", Layers = Layers };
+        var started = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var tokenCounts = faithful.Concat(unfaithful).ToDictionary(id => id, _ => 11);
+
+        var written = Assembler().AssembleAndWrite(
+            new AssemblyRequest(Layers, faithful, unfaithful, table, ActivationDtype.Float32), OutDir,
+            () =>
+            {
+                // Built after the layer files exist.
+                Assert.True(File.Exists(Path.Combine(OutDir, "layer_12_activations.pt")));
+                return Manifest.Create(settings, ComputeDevice.Cpu, ComputeDtype.BFloat16, "q1", faithful, unfaithful,
+                    tokenCounts, started, started.AddSeconds(12.5));
+            });
+
+        Assert.Equal("manifest.json", Path.GetFileName(written[^1]));
+        using var json = JsonDocument.Parse(File.ReadAllText(written[^1]));
+        var root = json.RootElement;
+        Assert.Equal("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", root.GetProperty("model").GetProperty("id").GetString());
+        Assert.Equal("main", root.GetProperty("model").GetProperty("revision").GetString());
+        Assert.Equal([6, 12], root.GetProperty("layers").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal("mean", root.GetProperty("pooling").GetString());
+        Assert.Equal("no-bos", root.GetProperty("bos_policy").GetString());
+        Assert.Equal("float32", root.GetProperty("dtype").GetString());
+        Assert.Equal("bfloat16", root.GetProperty("compute_dtype").GetString());
+        Assert.Equal("cpu", root.GetProperty("device").GetString());
+        Assert.Equal(faithful, root.GetProperty("pair_ids").GetProperty("faithful").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(unfaithful, root.GetProperty("pair_ids").GetProperty("unfaithful").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(11, root.GetProperty("token_counts").GetProperty("f001").GetInt32());
+        Assert.Equal(12.5, root.GetProperty("timings").GetProperty("seconds").GetDouble());
+        Assert.False(string.IsNullOrEmpty(root.GetProperty("tool_version").GetString()));
+
+        var back = ManifestFile.Read(written[^1]);
+        Assert.Equal(faithful, back.PairIds.Faithful);
+        Assert.Equal(started, back.Timings.Started);
+        Assert.DoesNotContain(Directory.GetFiles(OutDir), p => p.EndsWith(".tmp"));
+    }
+}
