@@ -27,4 +27,40 @@ public sealed record CaptureSettings
     public int? MaxTokens { get; init; }
 
     public static readonly IReadOnlyList<int> DefaultLayers = [6, 12, 18, 24];
+
+    /// <summary>
+    /// The checks that need no model: the coordinator runs them before any work, and a worker again on receipt.
+    /// Layers against the model's depth are checked where the model is known.
+    /// </summary>
+    public CaptureSettings Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Model))
+        {
+            throw new InvalidInputException("--model", "no model was given");
+        }
+        if (Layers.Count == 0)
+        {
+            throw new InvalidInputException("--layers", "no layers were asked for");
+        }
+        if (Layers.FirstOrDefault(l => l < 0) is var negative && negative < 0)
+        {
+            throw new InvalidInputException("--layers", $"layer {negative} is negative");
+        }
+        if (Layers.Distinct().Count() != Layers.Count)
+        {
+            throw new InvalidInputException("--layers", $"a layer is listed twice ({string.Join(",", Layers)})");
+        }
+        if (MaxTokens is < 1)
+        {
+            throw new InvalidInputException("--max-tokens", "must be at least 1");
+        }
+        foreach (var (value, option) in new (Enum, string)[] { (Pooling, "--pooling"), (BosPolicy, "--prepend-bos"), (Device, "--device"), (Dtype, "--dtype") })
+        {
+            if (!Enum.IsDefined(value.GetType(), value))
+            {
+                throw new InvalidInputException(option, $"unknown value {value}");
+            }
+        }
+        return this;
+    }
 }

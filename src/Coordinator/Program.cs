@@ -1,1 +1,3 @@
-Console.WriteLine("Activations Coordinator");
+using Activations.Coordinator.Cli;
+
+return await CoordinatorCommands.Build().Parse(args).InvokeAsync();

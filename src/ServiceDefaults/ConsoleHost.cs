@@ -41,5 +41,11 @@ public static class ConsoleHost
             Console.Error.WriteLine("cancelled");
             return 130;
         }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("ACTIVATIONS_DEBUG") != "1")
+        {
+            // A bug or an environment failure: one line; ACTIVATIONS_DEBUG=1 shows the stack trace.
+            Console.Error.WriteLine($"error: {e.GetType().Name}: {e.Message} (set ACTIVATIONS_DEBUG=1 for details)");
+            return 1;
+        }
     }
 }

@@ -23,7 +23,7 @@ public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<
     {
         endpointConfigurator.PrefetchCount = options.BatchSize * 2;
         // A foreign-model question is never retried here; it goes to the error queue untouched.
-        endpointConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500)).Ignore<ForeignModelException>());
+        consumerConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500)).Ignore<ForeignModelException>());
         consumerConfigurator.Options<BatchOptions>(o => o
             .SetMessageLimit(options.BatchSize)
             .SetTimeLimit(options.BatchTimeLimit)

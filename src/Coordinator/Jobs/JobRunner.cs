@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using Activations.Contracts;
+using Activations.Contracts.Messages;
+using Activations.Coordinator.Assembly;
+using Activations.Coordinator.Inputs;
+using Activations.Coordinator.Messaging;
+using Activations.Coordinator.Store;
+using Activations.GpuWorker.Capture;
+using Activations.GpuWorker.Loading;
+using Activations.GpuWorker.Loading.Hub;
+using Activations.GpuWorker.Messaging;
+using Activations.ServiceDefaults;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Activations.Coordinator.Jobs;
+
+/// <summary>How a run ended, for the exit code and for tests.</summary>
+public sealed record JobOutcome(Guid JobId, bool Resumed, IReadOnlyList<string> Files, int Published, IReadOnlyList<QuestionFailureRecord> Failures);
+
+/// <summary>
+/// One run of the `run` command: inputs → job and questions in the store → one message per missing question →
+/// results recorded by the consumers → assembled, contract-checked, written. Resumable: the job's key finds a
+/// previous run's results, and only what has none is published again.
+/// </summary>
+public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> configureLogging)
+{
+    const int SendChunk = 1000;
+    readonly ILogger logger = loggers.CreateLogger("Activations.Coordinator");
+
+    public async Task<JobOutcome> RunAsync(ValidatedRun run, CancellationToken cancellation)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var settings = run.Settings;
+
+        // Everything that can be wrong with the input is found before any work starts.
+        var scores = ScoresCsvReader.Read(run.Scores);
+        var responses = new ResponsesJsonlReader().Read(run.Responses);
+        var selection = PairSelection.Select(scores, responses, run.Limits, logger);
+        using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
+        var folder = ModelFolder.Open(await locator.ResolveAsync(settings.Model, settings.Revision, cancellation));
+        ActivationEngine.ValidateLayers(settings.Layers, folder.Config, folder.Path);
+        var fingerprint = ModelFingerprint.Compute(folder);
+        ActivationFileWriter.CheckWritable(run.Out);
+
+        var store = new JobStore(run.Postgres is null ? StoreConnection.EmbeddedIn(run.Out) : StoreConnection.Postgres(run.Postgres), loggers.CreateLogger<JobStore>());
+        logger.LogInformation("Store: {Store}; broker: {Broker}", store.Connection, run.Broker?.ToString() ?? "in memory");
+        await store.MigrateAsync(cancellation);
+        var questions = QuestionsOf(selection);
+        var job = new JobRecord
+        {
+            Id = Guid.NewGuid(),
+            Key = JobKey.Compute(settings, fingerprint, questions),
+            SettingsJson = System.Text.Json.JsonSerializer.Serialize(settings),
+            ModelFingerprint = fingerprint,
+            OutputDirectory = Path.GetFullPath(run.Out),
+            QuestionCount = questions.Count,
+            Status = JobStatus.Running,
+            CreatedAt = DateTime.UtcNow,
+        };
+        foreach (var q in questions)
+        {
+            q.JobId = job.Id;
+        }
+        (job, var resumed) = await store.FindOrCreateJobAsync(job, questions, cancellation);
+        logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), layers {Layers}, pooling {Pooling}, {Bos}",
+            resumed ? "Resuming" : "Created", job.Id, job.QuestionCount, folder.Path, fingerprint, string.Join(",", settings.Layers), OptionNames.Of(settings.Pooling), OptionNames.Of(settings.BosPolicy));
+
+        var published = await CaptureMissingAsync(run, store, job, folder, fingerprint, cancellation);
+
+        var failures = await store.FailuresAsync(job.Id, cancellation);
+        if (failures.Count > 0 && run.OnFailure == FailurePolicy.Fail)
+        {
+            var named = await NameFailuresAsync(store, job.Id, failures, cancellation);
+            await store.SetStatusAsync(job.Id, JobStatus.Failed, named, cancellation);
+            throw new JobFailedException($"{failures.Count} question(s) could not be captured, so no file was written: {named}. Fix or remove them, or rerun with --on-failure drop to leave them out.");
+        }
+        var files = await AssembleAsync(run, store, job, failures, started, cancellation);
+        await store.SetStatusAsync(job.Id, JobStatus.Completed, null, cancellation);
+        return new JobOutcome(job.Id, resumed, files, published, failures);
+    }
+
+    static List<QuestionRecord> QuestionsOf(SelectedPairs selection)
+    {
+        var questions = new List<QuestionRecord>();
+        foreach (var (label, pairs) in new[] { ("faithful", selection.Faithful), ("unfaithful", selection.Unfaithful) })
+        {
+            for (var row = 0; row < pairs.Count; row++)
+            {
+                questions.Add(new QuestionRecord { QuestionIndex = questions.Count, PairId = pairs[row].PairId, Label = label, Row = row, Text = pairs[row].Question });
+            }
+        }
+        return questions;
+    }
+
+    /// <summary>Starts the bus (and the local worker), publishes what has no result yet, and waits until every question is in.</summary>
+    async Task<int> CaptureMissingAsync(ValidatedRun run, JobStore store, JobRecord job, ModelFolder folder, string fingerprint, CancellationToken cancellation)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        configureLogging(builder.Logging);
+        builder.Services.AddSingleton(store);
+        if (run.RunsLocalWorker)
+        {
+            builder.Services.AddSingleton(sp => new EngineHost(folder, run.Settings.Device, sp.GetRequiredService<ILogger<EngineHost>>()));
+            builder.Services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
+        }
+        builder.Services.AddMassTransit(x =>
+        {
+            x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
+            x.AddConsumer<QuestionFailuresConsumer, QuestionFailuresConsumerDefinition>();
+            if (run.RunsLocalWorker)
+            {
+                x.AddCaptureWorker();
+            }
+            if (run.Broker is { } broker)
+            {
+                x.UsingRabbitMq((context, bus) =>
+                {
+                    broker.Configure(bus);
+                    bus.ConfigureEndpoints(context);
+                });
+            }
+            else
+            {
+                x.UsingInMemory((context, bus) => bus.ConfigureEndpoints(context));
+            }
+        });
+        using var app = builder.Build();
+        await app.StartAsync(cancellation);
+        try
+        {
+            var missing = await store.MissingQuestionsAsync(job.Id, cancellation);
+            var progress = await store.ProgressAsync(job.Id, cancellation);
+            if (progress.Finished > 0)
+            {
+                logger.LogInformation("{Finished} of {Total} questions already have a result; publishing the other {Missing}", progress.Finished, progress.Total, missing.Count);
+            }
+            var bus = app.Services.GetRequiredService<IBus>();
+            var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{QueueNames.CaptureQuestions(fingerprint)}"));
+            foreach (var chunk in missing.Chunk(SendChunk))
+            {
+                await endpoint.SendBatch(chunk.Select(q => new CaptureQuestion
+                {
+                    JobId = job.Id,
+                    QuestionIndex = q.QuestionIndex,
+                    PairId = q.PairId,
+                    Text = q.Text,
+                    ModelFingerprint = fingerprint,
+                    Settings = run.Settings,
+                    BatchSize = run.BatchSize,
+                }), cancellation);
+            }
+            var reporter = new ProgressReporter(logger, progress.Finished, TimeSpan.FromSeconds(2));
+            while (!progress.IsComplete)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellation);
+                progress = await store.ProgressAsync(job.Id, cancellation);
+                reporter.Report(progress);
+            }
+            reporter.Report(progress, force: true);
+            return missing.Count;
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None);
+        }
+    }
+
+    async Task<IReadOnlyList<string>> AssembleAsync(ValidatedRun run, JobStore store, JobRecord job, IReadOnlyList<QuestionFailureRecord> failures, DateTimeOffset started, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        var questions = await store.QuestionsAsync(job.Id, cancellation);
+        var results = (await store.ResultsAsync(job.Id, cancellation)).ToDictionary(r => r.QuestionIndex);
+        var dropped = failures.Select(f => f.QuestionIndex).ToHashSet();
+        if (dropped.Count > 0)
+        {
+            logger.LogWarning("Leaving out {Count} question(s) that could not be captured: {Pairs}", dropped.Count, await NameFailuresAsync(store, job.Id, failures, cancellation));
+        }
+        var kept = questions.Where(q => !dropped.Contains(q.QuestionIndex)).ToList();
+        var layers = run.Settings.Layers;
+        var vectors = new PooledVectorTable();
+        var tokenCounts = new Dictionary<string, int>();
+        foreach (var question in kept)
+        {
+            var result = results[question.QuestionIndex];
+            for (var slot = 0; slot < layers.Count; slot++)
+            {
+                vectors.Add(question.PairId, layers[slot], QuestionActivationsCaptured.Unpack(result.Vectors, result.Hidden, slot));
+            }
+            tokenCounts[question.PairId] = result.TokenCount;
+        }
+        var computeDtypes = kept.Select(q => results[q.QuestionIndex].Dtype).Distinct().ToList();
+        var computeDtype = computeDtypes.Count == 1 && OptionNames.TryParseDtype(computeDtypes[0], out var single) ? single : ComputeDtype.Float32;
+        var request = new AssemblyRequest(
+            layers,
+            kept.Where(q => q.Label == "faithful").OrderBy(q => q.Row).Select(q => q.PairId).ToList(),
+            kept.Where(q => q.Label == "unfaithful").OrderBy(q => q.Row).Select(q => q.PairId).ToList(),
+            vectors,
+            ActivationDtypes.ForCompute(computeDtype));
+        var assembler = new ActivationAssembler(new ActivationFileWriter(loggers.CreateLogger<ActivationFileWriter>()), loggers.CreateLogger<ActivationAssembler>());
+        var files = assembler.AssembleAndWrite(request, run.Out, () => Manifest.Create(
+            run.Settings, run.Settings.Device, computeDtype, run.Limits.Variant,
+            request.FaithfulPairIds, request.UnfaithfulPairIds, tokenCounts, started, DateTimeOffset.UtcNow));
+        logger.LogInformation("Wrote {Count} files to {Out} in {Seconds:F1} s: {Faithful} faithful and {Unfaithful} unfaithful rows per layer, {Dtype}",
+            files.Count, run.Out, clock.Elapsed.TotalSeconds, request.FaithfulPairIds.Count, request.UnfaithfulPairIds.Count, request.Dtype.Name());
+        return files;
+    }
+
+    static async Task<string> NameFailuresAsync(JobStore store, Guid jobId, IReadOnlyList<QuestionFailureRecord> failures, CancellationToken cancellation)
+    {
+        var pairs = (await store.QuestionsAsync(jobId, cancellation)).ToDictionary(q => q.QuestionIndex, q => q.PairId);
+        return string.Join("; ", failures.Select(f => $"pair {pairs[f.QuestionIndex]}: {f.Reason}"));
+    }
+}
+
+/// <summary>The job cannot produce its files (questions that failed under --on-failure fail).</summary>
+public sealed class JobFailedException(string message) : Exception(message);

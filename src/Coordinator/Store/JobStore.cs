@@ -1,0 +1,221 @@
+using System.Data.Common;
+using Activations.Contracts.Messages;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace Activations.Coordinator.Store;
+
+/// <summary>What a job's store knows of its progress.</summary>
+public sealed record JobProgress(int Total, int Captured, int Failed)
+{
+    public int Finished => Captured + Failed;
+
+    public bool IsComplete => Finished >= Total;
+}
+
+/// <summary>
+/// The coordinator's store operations. Results are recorded in batches with INSERT … ON CONFLICT DO NOTHING, so a
+/// redelivered or duplicated result changes nothing; every operation retries through a database restart.
+/// </summary>
+public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logger)
+{
+    const int RowsPerInsert = 500;
+
+    readonly ResiliencePipeline retry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<DbException>(IsTransient).Handle<InvalidOperationException>(e => e.InnerException is DbException or TimeoutException).Handle<TimeoutException>(),
+            MaxRetryAttempts = 12,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(250),
+            MaxDelay = TimeSpan.FromSeconds(5),
+            UseJitter = true,
+            OnRetry = args =>
+            {
+                logger.LogWarning("Store unavailable ({Error}); retry {Attempt} in {Delay:F1} s", args.Outcome.Exception?.Message, args.AttemptNumber + 1, args.RetryDelay.TotalSeconds);
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
+
+    public StoreConnection Connection => connection;
+
+    static bool IsTransient(DbException e) => e switch
+    {
+        Npgsql.PostgresException pg => pg.IsTransient || pg.SqlState is "57P01" or "57P02" or "57P03" or "08006" or "08001",
+        Npgsql.NpgsqlException npgsql => npgsql.IsTransient,
+        Microsoft.Data.Sqlite.SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6, // busy, locked
+        _ => false,
+    };
+
+    /// <summary>Creates or upgrades the schema (EF Core migrations of the provider).</summary>
+    public Task MigrateAsync(CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        await db.Database.MigrateAsync(ct);
+    }, cancellation).AsTask();
+
+    /// <summary>Finds the job with <paramref name="job"/>'s key, or stores it with its questions. True when it existed.</summary>
+    public Task<(JobRecord Job, bool Resumed)> FindOrCreateJobAsync(JobRecord job, IReadOnlyList<QuestionRecord> questions, CancellationToken cancellation)
+        => retry.ExecuteAsync(async ct =>
+        {
+            await using var db = connection.CreateContext();
+            var existing = await db.Jobs.AsNoTracking().SingleOrDefaultAsync(j => j.Key == job.Key, ct);
+            if (existing is not null)
+            {
+                if (existing.Status != JobStatus.Running)
+                {
+                    await db.Jobs.Where(j => j.Id == existing.Id).ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, JobStatus.Running).SetProperty(j => j.FailureReason, (string?)null), ct);
+                }
+                return (existing, true);
+            }
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            db.Jobs.Add(job);
+            db.Questions.AddRange(questions);
+            await db.SaveChangesAsync(ct);
+            await transaction.CommitAsync(ct);
+            return (job, false);
+        }, cancellation).AsTask();
+
+    /// <summary>The questions that have neither a result nor a recorded failure.</summary>
+    public Task<List<QuestionRecord>> MissingQuestionsAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        return await db.Questions.AsNoTracking()
+            .Where(q => q.JobId == jobId
+                && !db.Results.Any(r => r.JobId == jobId && r.QuestionIndex == q.QuestionIndex)
+                && !db.Failures.Any(f => f.JobId == jobId && f.QuestionIndex == q.QuestionIndex))
+            .OrderBy(q => q.QuestionIndex)
+            .ToListAsync(ct);
+    }, cancellation).AsTask();
+
+    public Task<JobProgress> ProgressAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        var total = await db.Questions.CountAsync(q => q.JobId == jobId, ct);
+        var captured = await db.Results.CountAsync(r => r.JobId == jobId, ct);
+        var failed = await db.Failures.CountAsync(f => f.JobId == jobId && !db.Results.Any(r => r.JobId == jobId && r.QuestionIndex == f.QuestionIndex), ct);
+        return new JobProgress(total, captured, failed);
+    }, cancellation).AsTask();
+
+    public Task<List<QuestionRecord>> QuestionsAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        return await db.Questions.AsNoTracking().Where(q => q.JobId == jobId).OrderBy(q => q.QuestionIndex).ToListAsync(ct);
+    }, cancellation).AsTask();
+
+    public Task<List<QuestionResultRecord>> ResultsAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        return await db.Results.AsNoTracking().Where(r => r.JobId == jobId).ToListAsync(ct);
+    }, cancellation).AsTask();
+
+    public Task<List<QuestionFailureRecord>> FailuresAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        return await db.Failures.AsNoTracking()
+            .Where(f => f.JobId == jobId && !db.Results.Any(r => r.JobId == jobId && r.QuestionIndex == f.QuestionIndex))
+            .OrderBy(f => f.QuestionIndex).ToListAsync(ct);
+    }, cancellation).AsTask();
+
+    public Task<List<JobRecord>> JobsAsync(CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        return await db.Jobs.AsNoTracking().OrderByDescending(j => j.CreatedAt).ToListAsync(ct);
+    }, cancellation).AsTask();
+
+    public Task SetStatusAsync(Guid jobId, string status, string? failureReason, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        var completedAt = status == JobStatus.Running ? (DateTime?)null : DateTime.UtcNow;
+        await db.Jobs.Where(j => j.Id == jobId).ExecuteUpdateAsync(s => s
+            .SetProperty(j => j.Status, status)
+            .SetProperty(j => j.FailureReason, failureReason)
+            .SetProperty(j => j.CompletedAt, completedAt), ct);
+    }, cancellation).AsTask();
+
+    /// <summary>
+    /// Records results in batches. Ignored, and counted as such: duplicates, results for jobs that are not running
+    /// (late results for a finished job), for questions the job does not have, or from another model.
+    /// </summary>
+    /// <returns>the number of rows inserted</returns>
+    public Task<int> RecordResultsAsync(IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        var accepted = await AcceptedAsync(db, results.Select(r => (r.JobId, r.QuestionIndex, (string?)r.ModelFingerprint)), ct);
+        var rows = results.Where(r => accepted.Contains((r.JobId, r.QuestionIndex))).DistinctBy(r => (r.JobId, r.QuestionIndex)).ToList();
+        var now = DateTime.UtcNow;
+        var inserted = await InsertIgnoringDuplicatesAsync(db, "question_results",
+            ["job_id", "question_index", "token_count", "hidden", "vectors", "dtype", "worker", "recorded_at"],
+            rows.Select(r => new object[] { r.JobId, r.QuestionIndex, r.TokenCount, r.Hidden, r.Vectors, r.Dtype, r.Worker, now }).ToList(), ct);
+        if (inserted < results.Count)
+        {
+            logger.LogDebug("Recorded {Inserted} of {Received} results; the rest were duplicates, late, or not this job's", inserted, results.Count);
+        }
+        return inserted;
+    }, cancellation).AsTask();
+
+    /// <summary>Records questions that cannot be captured; the first reason recorded stays.</summary>
+    public Task<int> RecordFailuresAsync(IReadOnlyList<QuestionCaptureFailed> failures, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        var accepted = await AcceptedAsync(db, failures.Select(f => (f.JobId, f.QuestionIndex, (string?)null)), ct);
+        var now = DateTime.UtcNow;
+        var rows = failures.Where(f => accepted.Contains((f.JobId, f.QuestionIndex))).DistinctBy(f => (f.JobId, f.QuestionIndex))
+            .Select(f => new object[] { f.JobId, f.QuestionIndex, f.Reason, f.Worker, now }).ToList();
+        return await InsertIgnoringDuplicatesAsync(db, "question_failures", ["job_id", "question_index", "reason", "worker", "recorded_at"], rows, ct);
+    }, cancellation).AsTask();
+
+    /// <summary>The (job, question) pairs that belong to a running job, within its questions, and (when given) from its model.</summary>
+    static async Task<HashSet<(Guid, int)>> AcceptedAsync(ActivationsDbContext db, IEnumerable<(Guid JobId, int QuestionIndex, string? Fingerprint)> keys, CancellationToken ct)
+    {
+        var list = keys.ToList();
+        var jobIds = list.Select(k => k.JobId).Distinct().ToList();
+        var jobs = await db.Jobs.AsNoTracking()
+            .Where(j => jobIds.Contains(j.Id) && j.Status == JobStatus.Running)
+            .Select(j => new { j.Id, j.QuestionCount, j.ModelFingerprint })
+            .ToDictionaryAsync(j => j.Id, ct);
+        return list
+            .Where(k => jobs.TryGetValue(k.JobId, out var job) && k.QuestionIndex >= 0 && k.QuestionIndex < job.QuestionCount
+                && (k.Fingerprint is null || k.Fingerprint == job.ModelFingerprint))
+            .Select(k => (k.JobId, k.QuestionIndex))
+            .ToHashSet();
+    }
+
+    static async Task<int> InsertIgnoringDuplicatesAsync(ActivationsDbContext db, string table, string[] columns, IReadOnlyList<object[]> rows, CancellationToken ct)
+    {
+        if (rows.Count == 0)
+        {
+            return 0;
+        }
+        var dbConnection = db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(ct);
+        var inserted = 0;
+        var sqlite = db.Database.IsSqlite();
+        foreach (var chunk in rows.Chunk(RowsPerInsert))
+        {
+            await using var command = dbConnection.CreateCommand();
+            var values = new List<string>(chunk.Length);
+            for (var r = 0; r < chunk.Length; r++)
+            {
+                var names = new string[columns.Length];
+                for (var c = 0; c < columns.Length; c++)
+                {
+                    var parameter = command.CreateParameter();
+                    parameter.ParameterName = $"@p{r}_{c}";
+                    // EF Core keeps SQLite GUIDs as upper-case text; raw parameters must match.
+                    parameter.Value = chunk[r][c] is Guid guid && sqlite ? guid.ToString().ToUpperInvariant() : chunk[r][c];
+                    command.Parameters.Add(parameter);
+                    names[c] = parameter.ParameterName;
+                }
+                values.Add($"({string.Join(", ", names)})");
+            }
+            // The same statement in PostgreSQL and SQLite: the primary key turns a repeat into nothing.
+            command.CommandText = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES {string.Join(", ", values)} ON CONFLICT DO NOTHING";
+            inserted += await command.ExecuteNonQueryAsync(ct);
+        }
+        return inserted;
+    }
+}
