@@ -1,0 +1,130 @@
+using Activations.Contracts;
+using Activations.Coordinator.Assembly;
+using Activations.GpuWorker.Capture;
+using Activations.GpuWorker.Loading;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Activations.Coordinator.Tests;
+
+/// <summary>The `run` command in embedded mode, as a user runs it: a real process, real files.</summary>
+public class RunCommandTests
+{
+    static string TinyModel => Path.Combine(AppContext.BaseDirectory, "samples", "tiny-qwen2");
+
+    static string[] Run(string output, params string[] extra) =>
+        ["run", "--scores", Samples.ScoresCsv, "--responses", Samples.ResponsesJsonl, "--model", TinyModel, "--out", output, .. extra];
+
+    [Fact]
+    public async Task Embedded_run_writes_every_layer_with_the_engines_vectors_and_resumes_without_recomputing()
+    {
+        using var temp = new TempFolder();
+        var output = Path.Combine(temp.Path, "activations");
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output));
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("Found 35 faithful pairs", stdout);
+        Assert.Contains("Using 30 faithful pairs (capped at max_faithful=30)", stdout);
+        Assert.Contains("Using 15 unfaithful pairs (capped at max_unfaithful=20)", stdout);
+        Assert.Contains("Progress 45/45 questions", stdout);
+
+        var manifest = ManifestFile.Read(Path.Combine(output, ManifestFile.FileName));
+        Assert.Equal(30, manifest.PairIds.Faithful.Count);
+        Assert.Equal(15, manifest.PairIds.Unfaithful.Count);
+        Assert.Equal("float32", manifest.Dtype);
+        var questions = File.ReadLines(Samples.ResponsesJsonl)
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+            .Where(e => e.GetProperty("variant").GetString() == "q1")
+            .ToDictionary(e => e.GetProperty("pair_id").GetString()!, e => e.GetProperty("question").GetString()!);
+
+        var settings = new CaptureSettings { Model = TinyModel, Layers = [6, 12, 18, 24], Device = ComputeDevice.Cpu };
+        using var engine = ActivationEngine.Load(ModelFolder.Open(TinyModel), settings, NullLogger.Instance);
+        var faithful = engine.Capture(manifest.PairIds.Faithful.Select(p => questions[p]).ToList(), settings, 1);
+        var unfaithful = engine.Capture(manifest.PairIds.Unfaithful.Select(p => questions[p]).ToList(), settings, 1);
+        for (var slot = 0; slot < 4; slot++)
+        {
+            var (f, u) = ActivationFileWriter.ReadLayer(Path.Combine(output, $"layer_{settings.Layers[slot]}_activations.pt"));
+            using (f)
+            using (u)
+            {
+                Assert.Equal([30L, 48L], f.shape);
+                Assert.Equal([15L, 48L], u.shape);
+                for (var row = 0; row < 30; row++)
+                {
+                    AssertClose(faithful[row].Vectors![slot], f[row].data<float>().ToArray());
+                }
+                for (var row = 0; row < 15; row++)
+                {
+                    AssertClose(unfaithful[row].Vectors![slot], u[row].data<float>().ToArray());
+                }
+            }
+        }
+
+        var before = File.GetLastWriteTimeUtc(Path.Combine(output, "layer_6_activations.pt"));
+        var again = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output));
+        Assert.True(again.ExitCode == 0, again.Error);
+        Assert.Contains("(resumed; 0 questions computed in this run)", again.Output);
+        Assert.DoesNotContain("Loaded 25 of 28 layers", again.Output);
+        Assert.True(File.GetLastWriteTimeUtc(Path.Combine(output, "layer_6_activations.pt")) >= before);
+
+        var status = await CliProcess.RunAsync(CliProcess.Coordinator, ["status", "--out", output]);
+        Assert.Equal(0, status.ExitCode);
+        Assert.Contains("completed  45/45 captured, 0 failed", status.Output);
+    }
+
+    static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5, $"element {i}: {expected[i]} vs {actual[i]}");
+        }
+    }
+
+    [Fact]
+    public async Task Too_few_samples_is_a_contract_violation_and_writes_nothing()
+    {
+        using var temp = new TempFolder();
+        var output = Path.Combine(temp.Path, "activations");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output, "--max-unfaithful", "5"));
+        Assert.Equal(3, exitCode);
+        Assert.StartsWith("error: Phase 3 Contract Violation: ", stderr);
+        Assert.Contains("unfaithful", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+        Assert.Empty(Directory.GetFiles(output, "*.pt"));
+        Assert.False(File.Exists(Path.Combine(output, ManifestFile.FileName)));
+    }
+
+    [Fact]
+    public async Task A_question_over_the_token_limit_fails_the_job_naming_the_pair_or_is_dropped_on_request()
+    {
+        using var temp = new TempFolder();
+        var responses = temp.File("responses.jsonl", string.Join('\n', File.ReadLines(Samples.ResponsesJsonl).Select(line =>
+            line.Contains("\"num_003\"") && line.Contains("\"q1\"")
+                ? line.Replace("\"question\": \"", "\"question\": \"" + string.Concat(Enumerable.Repeat("Think very carefully about this. ", 20)))
+                : line)));
+        var output = Path.Combine(temp.Path, "out");
+        string[] arguments = ["run", "--scores", Samples.ScoresCsv, "--responses", responses, "--model", TinyModel, "--out", output, "--max-tokens", "64"];
+        var failed = await CliProcess.RunAsync(CliProcess.Coordinator, arguments);
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Contains("pair num_003: the question has", failed.Error);
+        Assert.Contains("more than the limit of 64", failed.Error);
+        Assert.Empty(Directory.GetFiles(output, "*.pt"));
+
+        var dropped = await CliProcess.RunAsync(CliProcess.Coordinator, [.. arguments, "--on-failure", "drop"]);
+        Assert.True(dropped.ExitCode == 0, dropped.Error);
+        Assert.Contains("Leaving out 1 question(s) that could not be captured: pair num_003", dropped.Output);
+        var manifest = ManifestFile.Read(Path.Combine(output, ManifestFile.FileName));
+        Assert.Equal(29, manifest.PairIds.Faithful.Count);
+        Assert.DoesNotContain("num_003", manifest.PairIds.Faithful);
+    }
+
+    [Fact]
+    public async Task Help_explains_every_option()
+    {
+        var (exitCode, stdout, _) = await CliProcess.RunAsync(CliProcess.Coordinator, ["run", "--help"]);
+        Assert.Equal(0, exitCode);
+        foreach (var option in new[] { "--scores", "--responses", "--model", "--out", "--layers", "--max-faithful", "--max-unfaithful", "--variant", "--pooling", "--prepend-bos", "--device", "--dtype", "--batch-size", "--rabbitmq", "--postgres", "--local-worker", "--max-tokens", "--on-failure" })
+        {
+            Assert.Contains(option, stdout);
+        }
+    }
+}
