@@ -6,7 +6,7 @@ namespace Activations.Coordinator.Tests;
 /// </summary>
 public class BadInputTests
 {
-    static string TinyModel => Path.Combine(AppContext.BaseDirectory, "samples", "tiny-qwen2");
+    static string TinyModel => EngineReference.TinyModel;
 
     static async Task<string> AssertRefused(TempFolder temp, string expectedError, Func<string, string[]> arguments)
     {

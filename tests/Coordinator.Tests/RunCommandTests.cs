@@ -1,15 +1,11 @@
-using Activations.Contracts;
 using Activations.Coordinator.Assembly;
-using Activations.GpuWorker.Capture;
-using Activations.GpuWorker.Loading;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Activations.Coordinator.Tests;
 
 /// <summary>The `run` command in embedded mode, as a user runs it: a real process, real files.</summary>
 public class RunCommandTests
 {
-    static string TinyModel => Path.Combine(AppContext.BaseDirectory, "samples", "tiny-qwen2");
+    static string TinyModel => EngineReference.TinyModel;
 
     static string[] Run(string output, params string[] extra) =>
         ["run", "--scores", Samples.ScoresCsv, "--responses", Samples.ResponsesJsonl, "--model", TinyModel, "--out", output, .. extra];
@@ -26,37 +22,10 @@ public class RunCommandTests
         Assert.Contains("Using 15 unfaithful pairs (capped at max_unfaithful=20)", stdout);
         Assert.Contains("Progress 45/45 questions", stdout);
 
-        var manifest = ManifestFile.Read(Path.Combine(output, ManifestFile.FileName));
+        var manifest = EngineReference.AssertFilesMatchEngine(output, Samples.ResponsesJsonl, TinyModel, [6, 12, 18, 24]);
         Assert.Equal(30, manifest.PairIds.Faithful.Count);
         Assert.Equal(15, manifest.PairIds.Unfaithful.Count);
         Assert.Equal("float32", manifest.Dtype);
-        var questions = File.ReadLines(Samples.ResponsesJsonl)
-            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
-            .Where(e => e.GetProperty("variant").GetString() == "q1")
-            .ToDictionary(e => e.GetProperty("pair_id").GetString()!, e => e.GetProperty("question").GetString()!);
-
-        var settings = new CaptureSettings { Model = TinyModel, Layers = [6, 12, 18, 24], Device = ComputeDevice.Cpu };
-        using var engine = ActivationEngine.Load(ModelFolder.Open(TinyModel), settings, NullLogger.Instance);
-        var faithful = engine.Capture(manifest.PairIds.Faithful.Select(p => questions[p]).ToList(), settings, 1);
-        var unfaithful = engine.Capture(manifest.PairIds.Unfaithful.Select(p => questions[p]).ToList(), settings, 1);
-        for (var slot = 0; slot < 4; slot++)
-        {
-            var (f, u) = ActivationFileWriter.ReadLayer(Path.Combine(output, $"layer_{settings.Layers[slot]}_activations.pt"));
-            using (f)
-            using (u)
-            {
-                Assert.Equal([30L, 48L], f.shape);
-                Assert.Equal([15L, 48L], u.shape);
-                for (var row = 0; row < 30; row++)
-                {
-                    AssertClose(faithful[row].Vectors![slot], f[row].data<float>().ToArray());
-                }
-                for (var row = 0; row < 15; row++)
-                {
-                    AssertClose(unfaithful[row].Vectors![slot], u[row].data<float>().ToArray());
-                }
-            }
-        }
 
         var before = File.GetLastWriteTimeUtc(Path.Combine(output, "layer_6_activations.pt"));
         var again = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output));
@@ -68,15 +37,6 @@ public class RunCommandTests
         var status = await CliProcess.RunAsync(CliProcess.Coordinator, ["status", "--out", output]);
         Assert.Equal(0, status.ExitCode);
         Assert.Contains("completed  45/45 captured, 0 failed", status.Output);
-    }
-
-    static void AssertClose(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (var i = 0; i < expected.Length; i++)
-        {
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5, $"element {i}: {expected[i]} vs {actual[i]}");
-        }
     }
 
     [Fact]
