@@ -22,8 +22,8 @@ public sealed class Qwen2DecoderLayer : IDisposable
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask)
     {
-        var afterAttention = x + attention.Forward(inputNorm.Forward(x), cos, sin, mask);
-        return afterAttention + mlp.Forward(postAttentionNorm.Forward(afterAttention));
+        var afterAttention = attention.Forward(inputNorm.Forward(x), cos, sin, mask).add_(x);
+        return mlp.Forward(postAttentionNorm.Forward(afterAttention)).add_(afterAttention);
     }
 
     public void Dispose()

@@ -26,7 +26,7 @@ public sealed class Qwen2Mlp : IDisposable
     public Tensor Forward(Tensor x)
     {
         var gateUp = F.linear(x, gateUpWeight);
-        var activated = F.silu(gateUp.narrow(-1, 0, intermediate)) * gateUp.narrow(-1, intermediate, intermediate);
+        var activated = F.silu(gateUp.narrow(-1, 0, intermediate)).mul_(gateUp.narrow(-1, intermediate, intermediate));
         return F.linear(activated, downWeight);
     }
 

@@ -18,9 +18,9 @@ public sealed class Qwen2RmsNorm : IDisposable
     public Tensor Forward(Tensor x)
     {
         var x32 = x.to(ScalarType.Float32);
-        var variance = x32.pow(2).mean([-1], keepdim: true);
-        var normed = x32 * torch.rsqrt(variance + eps);
-        return weight * normed.to(x.dtype);
+        // In place only on tensors made here: x32 may share x's storage when x is float32.
+        var inverseRms = x32.square().mean([-1], keepdim: true).add_(eps).rsqrt_();
+        return (x32 * inverseRms).to(x.dtype).mul_(weight);
     }
 
     public void Dispose() => weight.Dispose();
