@@ -14,11 +14,13 @@ var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"RabbitMQ addr
 var model = new Option<string>("--model") { Description = "A local Hugging Face model folder, or a Hub id (org/name)", Required = true };
 var revision = new Option<string?>("--revision") { Description = "Hub revision: branch, tag or commit (default: main)" };
 var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu or cuda", DefaultValueFactory = _ => "auto" };
+var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at start: auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; a job asking for another reloads", DefaultValueFactory = _ => "auto" };
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
+var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
-    rabbitmq, model, revision, device, batchSize, name,
+    rabbitmq, model, revision, device, dtype, batchSize, name, healthPort,
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
@@ -29,34 +31,56 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     {
         throw new InvalidInputException("--device", $"unknown device '{parse.GetValue(device)}': use auto, cpu or cuda");
     }
+    if (!OptionNames.TryParseDtype(parse.GetValue(dtype)!, out var computeDtype))
+    {
+        throw new InvalidInputException("--dtype", $"unknown dtype '{parse.GetValue(dtype)}': use auto, float32, float16 or bfloat16");
+    }
     if (parse.GetValue(batchSize) < 1)
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
     }
     var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name };
+    using var telemetry = ActivationsTelemetry.Start("activations-worker");
+    using var loggers = LoggerFactory.Create(l => ConsoleHost.ConfigureLogging(l));
+    var logger = loggers.CreateLogger("Activations.GpuWorker");
+
+    // Health first: liveness holds while the model downloads and loads; readiness waits for both.
+    EngineHost? engineHost = null;
+    IBusControl? bus = null;
+    var port = parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment();
+    await using var health = port is { } p
+        ? new HealthEndpoint(p, [new ReadinessCheck("model", () => engineHost?.IsLoaded == true), new ReadinessCheck("broker", () => bus?.CheckHealth().Status == BusHealthStatus.Healthy)], loggers.CreateLogger<HealthEndpoint>())
+        : null;
+    if (health is not null)
+    {
+        await health.StartAsync(cancellation);
+    }
+
+    using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
+    var folder = ModelFolder.Open(await locator.ResolveAsync(parse.GetValue(model)!, parse.GetValue(revision), cancellation));
+    engineHost = new EngineHost(folder, computeDevice, loggers.CreateLogger<EngineHost>());
+    logger.LogInformation("Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", options.Name, folder.Path, engineHost.Fingerprint, broker);
 
     var builder = Host.CreateApplicationBuilder();
     ConsoleHost.ConfigureLogging(builder.Logging);
-    using var loggers = LoggerFactory.Create(l => ConsoleHost.ConfigureLogging(l));
-    var logger = loggers.CreateLogger("Activations.GpuWorker");
-    using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
-    var folder = ModelFolder.Open(await locator.ResolveAsync(parse.GetValue(model)!, parse.GetValue(revision), cancellation));
-    var host = new EngineHost(folder, computeDevice, loggers.CreateLogger<EngineHost>());
-    logger.LogInformation("Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", options.Name, folder.Path, host.Fingerprint, broker);
-
-    builder.Services.AddSingleton(host);
+    builder.Services.AddSingleton(engineHost);
     builder.Services.AddSingleton(options);
+    builder.Services.AddHostedService(sp => new ModelPreloadService(engineHost,
+        new CaptureSettings { Model = folder.Path, Layers = CaptureSettings.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).ToList(), Device = computeDevice, Dtype = computeDtype },
+        sp.GetRequiredService<ILogger<ModelPreloadService>>()));
     builder.Services.AddMassTransit(x =>
     {
         x.AddCaptureWorker();
-        x.UsingRabbitMq((context, bus) =>
+        x.UsingRabbitMq((context, rabbit) =>
         {
-            broker.Configure(bus);
-            bus.ConfigureEndpoints(context);
+            broker.Configure(rabbit);
+            rabbit.ConfigureEndpoints(context);
         });
     });
     using var app = builder.Build();
+    bus = app.Services.GetRequiredService<IBusControl>();
     await app.RunAsync(cancellation);
+    engineHost.Dispose();
     return 0;
 }));
 return await root.Parse(args).InvokeAsync();

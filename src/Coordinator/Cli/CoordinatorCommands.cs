@@ -74,6 +74,7 @@ public static class CoordinatorCommands
                 Postgres = parse.GetValue(postgres),
                 LocalWorker = parse.GetValue(localWorker),
             });
+            using var telemetry = ActivationsTelemetry.Start("activations-coordinator");
             using var loggers = LoggerFactory.Create(configureLogging);
             try
             {

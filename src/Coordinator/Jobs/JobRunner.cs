@@ -34,11 +34,17 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
     {
         var started = DateTimeOffset.UtcNow;
         var settings = run.Settings;
+        // The root of the job's one trace: publishes, workers' consumes and forwards, and recording hang under it.
+        using var jobSpan = ActivationsTelemetry.Source.StartActivity("job", ActivityKind.Internal);
 
         // Everything that can be wrong with the input is found before any work starts.
-        var scores = ScoresCsvReader.Read(run.Scores);
-        var responses = new ResponsesJsonlReader().Read(run.Responses);
-        var selection = PairSelection.Select(scores, responses, run.Limits, logger);
+        SelectedPairs selection;
+        using (ActivationsTelemetry.Source.StartActivity("read inputs"))
+        {
+            var scores = ScoresCsvReader.Read(run.Scores);
+            var responses = new ResponsesJsonlReader().Read(run.Responses);
+            selection = PairSelection.Select(scores, responses, run.Limits, logger);
+        }
         using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
         var folder = ModelFolder.Open(await locator.ResolveAsync(settings.Model, settings.Revision, cancellation));
         ActivationEngine.ValidateLayers(settings.Layers, folder.Config, folder.Path);
@@ -65,6 +71,8 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             q.JobId = job.Id;
         }
         (job, var resumed) = await store.FindOrCreateJobAsync(job, questions, cancellation);
+        jobSpan?.SetTag("activations.job_id", job.Id);
+        jobSpan?.SetTag("activations.questions", job.QuestionCount);
         logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), layers {Layers}, pooling {Pooling}, {Bos}",
             resumed ? "Resuming" : "Created", job.Id, job.QuestionCount, folder.Path, fingerprint, string.Join(",", settings.Layers), OptionNames.Of(settings.Pooling), OptionNames.Of(settings.BosPolicy));
 
@@ -171,6 +179,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
     async Task<IReadOnlyList<string>> AssembleAsync(ValidatedRun run, JobStore store, JobRecord job, IReadOnlyList<QuestionFailureRecord> failures, DateTimeOffset started, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
+        using var span = ActivationsTelemetry.Source.StartActivity("assemble");
         var questions = await store.QuestionsAsync(job.Id, cancellation);
         var results = (await store.ResultsAsync(job.Id, cancellation)).ToDictionary(r => r.QuestionIndex);
         var dropped = failures.Select(f => f.QuestionIndex).ToHashSet();

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Activations.Contracts.Messages;
+using Activations.ServiceDefaults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -141,7 +142,17 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
     /// (late results for a finished job), for questions the job does not have, or from another model.
     /// </summary>
     /// <returns>the number of rows inserted</returns>
-    public Task<int> RecordResultsAsync(IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    public async Task<int> RecordResultsAsync(IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken cancellation)
+    {
+        using var span = ActivationsTelemetry.Source.StartActivity("record results");
+        span?.SetTag("activations.results", results.Count);
+        var inserted = await retry.ExecuteAsync(ct => new ValueTask<int>(InsertResultsAsync(results, ct)), cancellation);
+        span?.SetTag("activations.inserted", inserted);
+        ActivationsTelemetry.ResultsRecorded.Add(inserted);
+        return inserted;
+    }
+
+    async Task<int> InsertResultsAsync(IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken ct)
     {
         await using var db = connection.CreateContext();
         var accepted = await AcceptedAsync(db, results.Select(r => (r.JobId, r.QuestionIndex, (string?)r.ModelFingerprint)), ct);
@@ -155,7 +166,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
             logger.LogDebug("Recorded {Inserted} of {Received} results; the rest were duplicates, late, or not this job's", inserted, results.Count);
         }
         return inserted;
-    }, cancellation).AsTask();
+    }
 
     /// <summary>Records questions that cannot be captured; the first reason recorded stays.</summary>
     public Task<int> RecordFailuresAsync(IReadOnlyList<QuestionCaptureFailed> failures, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>

@@ -3,6 +3,7 @@ using Activations.Contracts;
 using Activations.GpuWorker.Loading;
 using Activations.GpuWorker.Model;
 using Activations.GpuWorker.Tokenization;
+using Activations.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -116,6 +117,8 @@ public sealed class ActivationEngine : IDisposable
         var maxTokens = MaxTokens(settings);
         var results = new QuestionCapture?[questions.Count];
         var tokenized = new List<(int Index, int[] Ids)>();
+        using var tokenizing = ActivationsTelemetry.Source.StartActivity("tokenize");
+        tokenizing?.SetTag("activations.questions", questions.Count);
         for (var i = 0; i < questions.Count; i++)
         {
             var ids = Tokenize(questions[i], settings.BosPolicy);
@@ -132,6 +135,8 @@ public sealed class ActivationEngine : IDisposable
                 tokenized.Add((i, ids));
             }
         }
+        tokenizing?.SetTag("activations.token_count", tokenized.Sum(t => t.Ids.Length));
+        tokenizing?.Dispose();
         tokenized.Sort((a, b) => b.Ids.Length.CompareTo(a.Ids.Length));
         foreach (var chunk in tokenized.Chunk(batchSize))
         {
@@ -149,6 +154,14 @@ public sealed class ActivationEngine : IDisposable
     {
         var batch = rows.Length;
         var length = rows.Max(r => r.Length);
+        var tokens = rows.Sum(r => r.Length);
+        using var span = ActivationsTelemetry.Source.StartActivity("forward");
+        span?.SetTag("activations.batch_size", batch);
+        span?.SetTag("activations.token_count", tokens);
+        span?.SetTag("activations.padded_length", length);
+        span?.SetTag("activations.device", Target.DeviceName);
+        span?.SetTag("activations.dtype", Target.DtypeName);
+        var clock = Stopwatch.StartNew();
         var padded = new long[batch * length];
         var lengths = new long[batch];
         for (var r = 0; r < batch; r++)
@@ -193,7 +206,10 @@ public sealed class ActivationEngine : IDisposable
             }
         }, stopAfterLayer: deepest);
         ForwardPasses++;
-        logger.LogDebug("Forward pass: {BatchSize} questions, {Tokens} tokens padded to {Length}", batch, lengths.Sum(), length);
+        ActivationsTelemetry.ForwardDuration.Record(clock.Elapsed.TotalSeconds);
+        ActivationsTelemetry.BatchSize.Record(batch);
+        ActivationsTelemetry.Tokens.Add(tokens);
+        logger.LogDebug("Forward pass: {BatchSize} questions, {Tokens} tokens padded to {Length}", batch, tokens, length);
         return output;
     }
 

@@ -1,5 +1,6 @@
 using Activations.Contracts.Messages;
 using Activations.GpuWorker.Capture;
+using Activations.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -28,7 +29,16 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
             var first = job.First();
             var items = job.DistinctBy(q => q.QuestionIndex).ToArray();
             var batchSize = Math.Min(first.BatchSize ?? options.BatchSize, options.BatchSize);
-            var captures = await Task.Run(() => host.Capture(items.Select(q => q.Text).ToArray(), first.Settings, batchSize), context.CancellationToken);
+            ActivationsTelemetry.QuestionsInFlight.Add(items.Length);
+            IReadOnlyList<QuestionCapture> captures;
+            try
+            {
+                captures = await Task.Run(() => host.Capture(items.Select(q => q.Text).ToArray(), first.Settings, batchSize), context.CancellationToken);
+            }
+            finally
+            {
+                ActivationsTelemetry.QuestionsInFlight.Add(-items.Length);
+            }
             var dtype = host.Target!.DtypeName;
             for (var i = 0; i < items.Length; i++)
             {
@@ -63,6 +73,8 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
                 }
             }
         }
+        ActivationsTelemetry.QuestionsCaptured.Add(captured.Count);
+        ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
         await context.PublishBatch(captured, context.CancellationToken);
         if (failed.Count > 0)
         {
