@@ -60,6 +60,21 @@ public static class OptionNames
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 
+    /// <summary>Parses a --device value, or says which values there are.</summary>
+    public static ComputeDevice ParseDevice(string text) => TryParseDevice(text, out var device)
+        ? device
+        : throw new InvalidInputException("--device", $"unknown device '{text}': use auto, cpu or cuda");
+
+    /// <summary>Parses a --dtype value, or says which values there are.</summary>
+    public static ComputeDtype ParseDtype(string text) => TryParseDtype(text, out var dtype)
+        ? dtype
+        : throw new InvalidInputException("--dtype", $"unknown dtype '{text}': use auto, float32, float16 or bfloat16");
+
+    /// <summary>Parses a --pooling value, or says which values there are.</summary>
+    public static Pooling ParsePooling(string text) => TryParsePooling(text, out var pooling)
+        ? pooling
+        : throw new InvalidInputException("--pooling", $"unknown pooling '{text}': use mean, last or mean-no-bos");
+
     public static bool TryParsePooling(string text, out Pooling pooling) => TryParse(text, out pooling, Of);
 
     public static bool TryParseBosPolicy(string text, out BosPolicy policy) => TryParse(text, out policy, Of);

@@ -27,14 +27,8 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     var address = parse.GetValue(rabbitmq) ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable)
         ?? throw new InvalidInputException("--rabbitmq", $"a worker needs a broker: give --rabbitmq or set {RabbitMqEndpoint.EnvironmentVariable}");
     var broker = RabbitMqEndpoint.Parse(address);
-    if (!OptionNames.TryParseDevice(parse.GetValue(device)!, out var computeDevice))
-    {
-        throw new InvalidInputException("--device", $"unknown device '{parse.GetValue(device)}': use auto, cpu or cuda");
-    }
-    if (!OptionNames.TryParseDtype(parse.GetValue(dtype)!, out var computeDtype))
-    {
-        throw new InvalidInputException("--dtype", $"unknown dtype '{parse.GetValue(dtype)}': use auto, float32, float16 or bfloat16");
-    }
+    var computeDevice = OptionNames.ParseDevice(parse.GetValue(device)!);
+    var computeDtype = OptionNames.ParseDtype(parse.GetValue(dtype)!);
     if (parse.GetValue(batchSize) < 1)
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");

@@ -19,6 +19,18 @@ public class ModelFolderTests
         return temp;
     }
 
+    /// <summary>Renames model.safetensors to <paramref name="shard"/> and writes an index that maps each tensor with <paramref name="shardOf"/>.</summary>
+    static void ShardIndex(Fixtures.TempFolder model, string shard, Func<string, string> shardOf)
+    {
+        File.Move(model.File("model.safetensors"), model.File(shard));
+        var map = new JsonObject();
+        foreach (var name in SafetensorsFile.Open(model.File(shard)).Entries.Keys)
+        {
+            map[name] = shardOf(name);
+        }
+        File.WriteAllText(model.File("model.safetensors.index.json"), new JsonObject { ["metadata"] = new JsonObject(), ["weight_map"] = map }.ToJsonString());
+    }
+
     [Fact]
     public void Opens_the_parity_model()
     {
@@ -79,13 +91,7 @@ public class ModelFolderTests
     public void A_shard_index_naming_a_missing_shard_is_refused()
     {
         using var model = CopyOfParityModel();
-        File.Move(model.File("model.safetensors"), model.File("model-00001-of-00002.safetensors"));
-        var map = new JsonObject();
-        foreach (var name in SafetensorsFile.Open(model.File("model-00001-of-00002.safetensors")).Entries.Keys)
-        {
-            map[name] = name.StartsWith("model.layers.2", StringComparison.Ordinal) ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors";
-        }
-        File.WriteAllText(model.File("model.safetensors.index.json"), new JsonObject { ["metadata"] = new JsonObject(), ["weight_map"] = map }.ToJsonString());
+        ShardIndex(model, "model-00001-of-00002.safetensors", name => name.StartsWith("model.layers.2", StringComparison.Ordinal) ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors");
         var error = Assert.Throws<InvalidInputException>(() => ModelFolder.Open(model.Path));
         Assert.StartsWith($"{model.File("model.safetensors.index.json")}: field 'weight_map': names shard 'model-00002-of-00002.safetensors' (for 'model.layers.2", error.Message);
         Assert.EndsWith("which is not in the folder", error.Message);
@@ -95,13 +101,7 @@ public class ModelFolderTests
     public void A_sharded_model_loads_from_its_index()
     {
         using var model = CopyOfParityModel();
-        File.Move(model.File("model.safetensors"), model.File("model-00001-of-00001.safetensors"));
-        var map = new JsonObject();
-        foreach (var name in SafetensorsFile.Open(model.File("model-00001-of-00001.safetensors")).Entries.Keys)
-        {
-            map[name] = "model-00001-of-00001.safetensors";
-        }
-        File.WriteAllText(model.File("model.safetensors.index.json"), new JsonObject { ["weight_map"] = map }.ToJsonString());
+        ShardIndex(model, "model-00001-of-00001.safetensors", _ => "model-00001-of-00001.safetensors");
         Assert.Equal(339, ModelFolder.Open(model.Path).TensorFiles.Count);
     }
 

@@ -57,18 +57,9 @@ public sealed record ValidatedRun(
     public static ValidatedRun Validate(RunOptions options)
     {
         var layers = ParseLayers(options.Layers);
-        if (!OptionNames.TryParsePooling(options.Pooling, out var pooling))
-        {
-            throw new InvalidInputException("--pooling", $"unknown pooling '{options.Pooling}': use mean, last or mean-no-bos");
-        }
-        if (!OptionNames.TryParseDevice(options.Device, out var device))
-        {
-            throw new InvalidInputException("--device", $"unknown device '{options.Device}': use auto, cpu or cuda");
-        }
-        if (!OptionNames.TryParseDtype(options.Dtype, out var dtype))
-        {
-            throw new InvalidInputException("--dtype", $"unknown dtype '{options.Dtype}': use auto, float32, float16 or bfloat16");
-        }
+        var pooling = OptionNames.ParsePooling(options.Pooling);
+        var device = OptionNames.ParseDevice(options.Device);
+        var dtype = OptionNames.ParseDtype(options.Dtype);
         if (options.MaxFaithful < 0)
         {
             throw new InvalidInputException("--max-faithful", $"must not be negative (got {options.MaxFaithful})");
