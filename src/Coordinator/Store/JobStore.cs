@@ -56,6 +56,11 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
     {
         await using var db = connection.CreateContext();
         await db.Database.MigrateAsync(ct);
+        if (!connection.IsPostgres)
+        {
+            // Progress reads then never wait for the result writer, nor it for them.
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        }
     }, cancellation).AsTask();
 
     /// <summary>Finds the job with <paramref name="job"/>'s key, or stores it with its questions. True when it existed.</summary>
