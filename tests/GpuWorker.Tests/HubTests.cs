@@ -298,6 +298,16 @@ public sealed class HubTests : IDisposable
         Assert.Empty(hub.Requests);
     }
 
+    [Fact]
+    public async Task A_mistyped_path_beside_a_local_folder_is_not_taken_as_a_hub_id()
+    {
+        // The test host runs in the output folder, which holds fixtures/.
+        Assert.True(Directory.Exists("fixtures"), Environment.CurrentDirectory);
+        var error = await Assert.ThrowsAsync<InvalidInputException>(() => Resolve("fixtures/modle"));
+        Assert.Equal("fixtures/modle: model folder not found (not taken as a Hub id, since 'fixtures' is a local folder)", error.Message);
+        Assert.Empty(hub.Requests);
+    }
+
     [Theory]
     [InlineData("no-slash")]
     [InlineData("a/b/c")]

@@ -86,6 +86,11 @@ public sealed partial class HubModelLocator : IDisposable
             throw new InvalidInputException("--model",
                 $"'{model}' is neither an existing folder nor a Hugging Face Hub id (org/name: letters, digits, '-', '_', '.', one slash)");
         }
+        if (Directory.Exists(repo.Organization))
+        {
+            // "samples/tiny-qwen3" beside a local "samples" folder is a mistyped path, not a Hub id.
+            throw new InvalidInputException(model, $"model folder not found (not taken as a Hub id, since '{repo.Organization}' is a local folder)");
+        }
         revision ??= DefaultRevision;
         if (!IsSafeRevision(revision))
         {
