@@ -16,9 +16,10 @@ var revision = new Option<string?>("--revision") { Description = "Hub revision: 
 var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu or cuda", DefaultValueFactory = _ => "auto" };
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
+var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
-    rabbitmq, model, revision, device, batchSize, name,
+    rabbitmq, model, revision, device, batchSize, name, statsFile,
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
@@ -33,7 +34,7 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
     }
-    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name };
+    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile) };
 
     var builder = Host.CreateApplicationBuilder();
     ConsoleHost.ConfigureLogging(builder.Logging);
