@@ -136,7 +136,10 @@ public static class Faults
         }
     }
 
-    public static async Task<int> ExitAsync(CliProcess process, TimeSpan timeout, params CliProcess[] others)
+    public static async Task<int> ExitAsync(CliProcess process, TimeSpan timeout, params CliProcess[] others) => await ExitAsync(null, process, timeout, others);
+
+    /// <summary>Waits for the process to exit; on timeout, the failure shows the other processes' output and the queues.</summary>
+    public static async Task<int> ExitAsync(TestServers.Isolation? servers, CliProcess process, TimeSpan timeout, params CliProcess[] others)
     {
         try
         {
@@ -144,7 +147,16 @@ public static class Faults
         }
         catch (TimeoutException e)
         {
-            throw new TimeoutException(e.Message + "\n--- others:\n" + string.Join("\n---\n", others.Select(o => o.Output + o.Error)));
+            var queues = "";
+            if (servers is not null)
+            {
+                foreach (var queue in new[] { Queue, Queue + "_error", QueueNames.Results, QueueNames.Results + "_error" })
+                {
+                    queues += $"{queue}: {await ReadyMessagesAsync(servers, queue)} ready\n";
+                }
+                queues += $"question_results: {await ResultCountAsync(servers)} rows\n";
+            }
+            throw new TimeoutException(e.Message + "\n--- queues:\n" + queues + "--- others:\n" + string.Join("\n---\n", others.Select(o => o.Output + o.Error)));
         }
     }
 

@@ -16,7 +16,7 @@ namespace Activations.Integration.Tests;
 [Collection(ServersCollection.Name)]
 public class FaultTests(ITestOutputHelper log)
 {
-    static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(3);
+    static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(2);
 
     static FaultJob Job => Faults.StandardJob;
 
@@ -48,7 +48,7 @@ public class FaultTests(ITestOutputHelper log)
         Assert.True(atKill < Job.Questions, $"the worker finished the job ({atKill}) before it was killed");
         using var second = CliProcess.Start(CliProcess.Worker, Faults.Worker(servers, "second"));
 
-        Assert.True(await Faults.ExitAsync(coordinator, JobTimeout, second) == 0, coordinator.Output + coordinator.Error);
+        Assert.True(await Faults.ExitAsync(servers, coordinator, JobTimeout, second) == 0, coordinator.Output + coordinator.Error);
         log.WriteLine($"killed the first worker at {recorded}..{atKill} results");
         Assert.Contains("second", await servers.QueryAsync<string>("SELECT DISTINCT worker FROM question_results"));
         await AssertCompleteAsync(servers, output, expected, clock);
@@ -72,7 +72,7 @@ public class FaultTests(ITestOutputHelper log)
         log.WriteLine($"{afterRestart} results when RabbitMQ was back");
         Assert.True(afterRestart < Job.Questions);
 
-        Assert.True(await Faults.ExitAsync(coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
+        Assert.True(await Faults.ExitAsync(servers, coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
         Assert.False(worker.HasExited, worker.Output + worker.Error);
         await AssertCompleteAsync(servers, output, expected, clock);
     }
@@ -89,15 +89,17 @@ public class FaultTests(ITestOutputHelper log)
         var output = Path.Combine(temp.Path, "out");
         using var coordinator = CliProcess.Start(CliProcess.Coordinator, Job.Distributed(output, servers));
 
-        await Faults.WaitForResultsAsync(servers, 40, JobTimeout, coordinator, worker);
+        var beforeKill = await Faults.WaitForResultsAsync(servers, 40, JobTimeout, coordinator, worker);
         Npgsql.NpgsqlConnection.ClearAllPools();
         await Faults.RestartAsync("ACTIVATIONS_TEST_RESTART_POSTGRES", "--kill", "3");
         Npgsql.NpgsqlConnection.ClearAllPools();
         var afterRestart = await Faults.ResultCountAsync(servers);
-        log.WriteLine($"{afterRestart} results when PostgreSQL was back");
+        log.WriteLine($"{beforeKill} results before the crash, {afterRestart} when PostgreSQL was back");
+        // Every row committed before the crash is still there (the coordinator's sessions commit synchronously).
+        Assert.True(afterRestart >= beforeKill, $"{beforeKill} rows before the crash, {afterRestart} after");
         Assert.True(afterRestart < Job.Questions);
 
-        Assert.True(await Faults.ExitAsync(coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
+        Assert.True(await Faults.ExitAsync(servers, coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
         Assert.Contains("Store unavailable", coordinator.Output + coordinator.Error);
         await AssertCompleteAsync(servers, output, expected, clock);
     }
@@ -181,7 +183,7 @@ public class FaultTests(ITestOutputHelper log)
         {
             // A worker's duplicate with other values, while the job runs: the first result recorded stays.
             await bus.Publish(Forged(jobId, index, original.Length / 4 / FaultJob.Layers.Length, 42f));
-            Assert.True(await Faults.ExitAsync(coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
+            Assert.True(await Faults.ExitAsync(servers, coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
             Assert.Equal(original, (await servers.QueryAsync<byte[]>($"SELECT vectors FROM question_results WHERE question_index = {index}"))[0]);
             await AssertCompleteAsync(servers, output, expected, clock);
             var checksum = await ChecksumAsync(servers);
