@@ -95,12 +95,13 @@ public class FaultTests(ITestOutputHelper log)
         Npgsql.NpgsqlConnection.ClearAllPools();
         var afterRestart = await Faults.ResultCountAsync(servers);
         log.WriteLine($"{beforeKill} results before the crash, {afterRestart} when PostgreSQL was back");
+        Assert.True(beforeKill < Job.Questions);
         // Every row committed before the crash is still there (the coordinator's sessions commit synchronously).
         Assert.True(afterRestart >= beforeKill, $"{beforeKill} rows before the crash, {afterRestart} after");
-        Assert.True(afterRestart < Job.Questions);
 
         Assert.True(await Faults.ExitAsync(servers, coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
         Assert.Contains("Store unavailable", coordinator.Output + coordinator.Error);
+        Assert.False(worker.HasExited, worker.Output + worker.Error);
         await AssertCompleteAsync(servers, output, expected, clock);
     }
 
@@ -259,6 +260,7 @@ public class FaultTests(ITestOutputHelper log)
         Assert.Equal([(long)job.Questions - 2], await servers.QueryAsync<long>("SELECT count(*) FROM question_results"));
         Assert.Equal(["p_0010", "p_0020"], await servers.QueryAsync<string>("SELECT q.pair_id FROM question_failures f JOIN questions q USING (job_id, question_index) ORDER BY 1"));
         Assert.Equal(0u, await Faults.ReadyMessagesAsync(servers, Faults.Queue + "_error"));
+        Assert.Contains("failed on its last attempt", worker.Output + worker.Error);
 
         // --on-failure drop: the same job resumes (nothing left to compute) and leaves the two pairs out.
         (exitCode, stdout, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, job.Distributed(output, servers, "--max-tokens", "64", "--on-failure", "drop"), JobTimeout);

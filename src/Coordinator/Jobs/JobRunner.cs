@@ -106,6 +106,8 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             builder.Services.AddSingleton(sp => new EngineHost(folder, run.Settings.Device, sp.GetRequiredService<ILogger<EngineHost>>()));
             builder.Services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
         }
+        // Start returns once the result consumers are receiving: a resumed run's backlog drain counts on it.
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         builder.Services.AddMassTransit(x =>
         {
             x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
