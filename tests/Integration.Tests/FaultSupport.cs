@@ -77,6 +77,14 @@ public static class Faults
     static readonly ConcurrentDictionary<string, Lazy<Task<string>>> embedded = new();
     static readonly string embeddedRoot = Path.Combine(Path.GetTempPath(), "fault-tests-" + Guid.NewGuid().ToString("N"));
 
+    static Faults()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(embeddedRoot, recursive: true); } catch (IOException) { }
+        };
+    }
+
     public static string Model => EngineReference.TinyModel;
 
     public static string Queue => QueueNames.CaptureQuestions(ModelFingerprint.Compute(ModelFolder.Open(Model)));
