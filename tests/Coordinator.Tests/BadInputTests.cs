@@ -86,4 +86,131 @@ public class BadInputTests
         Assert.StartsWith($"error: {file}", stderr);
         Assert.Equal("x", File.ReadAllText(file));
     }
+
+    static string CopyOfTinyModel(TempFolder temp, Func<string, bool>? keep = null)
+    {
+        var model = Directory.CreateDirectory(Path.Combine(temp.Path, "model")).FullName;
+        foreach (var file in Directory.GetFiles(TinyModel).Where(f => keep?.Invoke(Path.GetFileName(f)) ?? true))
+        {
+            File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+        }
+        return model;
+    }
+
+    [Fact]
+    public async Task An_empty_scores_file()
+    {
+        using var temp = new TempFolder();
+        var scores = temp.File("scores.csv", "");
+        var stderr = await AssertRefused(temp, $"{scores}…", o => Run(o, scores, Samples.ResponsesJsonl));
+        Assert.Contains("empty", stderr);
+    }
+
+    [Fact]
+    public async Task A_responses_line_that_is_not_an_object()
+    {
+        using var temp = new TempFolder();
+        var lines = File.ReadAllLines(Samples.ResponsesJsonl);
+        lines[1] = "[1, 2, 3]";
+        var responses = temp.File("responses.jsonl", string.Join('\n', lines));
+        await AssertRefused(temp, $"{responses}:2: …", o => Run(o, Samples.ScoresCsv, responses));
+    }
+
+    [Fact]
+    public async Task A_field_of_the_wrong_type()
+    {
+        using var temp = new TempFolder();
+        var lines = File.ReadAllLines(Samples.ResponsesJsonl);
+        lines[0] = "{\"pair_id\": \"num_001\", \"variant\": \"q1\", \"question\": 42}";
+        var responses = temp.File("responses.jsonl", string.Join('\n', lines));
+        await AssertRefused(temp, $"{responses}:1: field 'question': …", o => Run(o, Samples.ScoresCsv, responses));
+    }
+
+    [Fact]
+    public async Task A_missing_input_file()
+    {
+        using var temp = new TempFolder();
+        var scores = Path.Combine(temp.Path, "nowhere.csv");
+        await AssertRefused(temp, $"{scores}…", o => Run(o, scores, Samples.ResponsesJsonl));
+    }
+
+    [Fact]
+    public async Task A_responses_file_that_is_not_utf8()
+    {
+        using var temp = new TempFolder();
+        var responses = temp.Bytes("responses.jsonl", [.. "{\"pair_id\": \"num_001\", \"variant\": \"q1\", \"question\": \"caf"u8.ToArray(), 0xE9, .. "\"}\n"u8.ToArray()]);
+        var stderr = await AssertRefused(temp, $"{responses}:1…", o => Run(o, Samples.ScoresCsv, responses));
+        Assert.Contains("UTF-8", stderr);
+    }
+
+    [Fact]
+    public async Task A_folder_given_as_the_responses_file()
+    {
+        using var temp = new TempFolder();
+        var folder = Directory.CreateDirectory(Path.Combine(temp.Path, "responses.jsonl")).FullName;
+        var stderr = await AssertRefused(temp, $"{folder}…", o => Run(o, Samples.ScoresCsv, folder));
+        Assert.Contains("folder", stderr);
+    }
+
+    [Fact]
+    public async Task A_model_folder_that_does_not_exist()
+    {
+        using var temp = new TempFolder();
+        var model = Path.Combine(temp.Path, "no-model");
+        await AssertRefused(temp, $"--model: '{model}' is neither an existing folder nor a Hugging Face Hub id…", o => Run(o, Samples.ScoresCsv, Samples.ResponsesJsonl, model));
+    }
+
+    [Fact]
+    public async Task A_model_folder_without_a_tokenizer()
+    {
+        using var temp = new TempFolder();
+        var model = CopyOfTinyModel(temp, name => name != "tokenizer.json");
+        var stderr = await AssertRefused(temp, $"{model}…", o => Run(o, Samples.ScoresCsv, Samples.ResponsesJsonl, model));
+        Assert.Contains("tokenizer", stderr);
+    }
+
+    [Fact]
+    public async Task A_model_with_a_truncated_safetensors_file()
+    {
+        using var temp = new TempFolder();
+        var model = CopyOfTinyModel(temp);
+        var weights = Path.Combine(model, "model.safetensors");
+        using (var stream = new FileStream(weights, FileMode.Open))
+        {
+            stream.SetLength(stream.Length / 2);
+        }
+        await AssertRefused(temp, $"{weights}: truncated safetensors file: …", o => Run(o, Samples.ScoresCsv, Samples.ResponsesJsonl, model));
+    }
+
+    [Fact]
+    public async Task A_model_of_an_unsupported_architecture()
+    {
+        using var temp = new TempFolder();
+        var model = CopyOfTinyModel(temp);
+        var config = Path.Combine(model, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("Qwen2ForCausalLM", "LlamaForCausalLM").Replace("\"qwen2\"", "\"llama\""));
+        var stderr = await AssertRefused(temp, $"{config}…", o => Run(o, Samples.ScoresCsv, Samples.ResponsesJsonl, model));
+        Assert.Contains("llama", stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_negative_unfaithful_cap()
+    {
+        using var temp = new TempFolder();
+        await AssertRefused(temp, "--max-unfaithful: must not be negative (got -3)", o => Run(o, Samples.ScoresCsv, Samples.ResponsesJsonl, null, "--max-unfaithful", "-3"));
+    }
+
+    [Fact]
+    public async Task An_output_path_that_cannot_be_created()
+    {
+        using var temp = new TempFolder();
+        var file = temp.File("a-file", "x");
+        var output = Path.Combine(file, "out");
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output, Samples.ScoresCsv, Samples.ResponsesJsonl));
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith($"error: {output}", stderr.Trim());
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.DoesNotContain("   at ", stdout + stderr);
+        Assert.Equal("x", File.ReadAllText(file));
+    }
 }

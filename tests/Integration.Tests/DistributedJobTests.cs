@@ -6,6 +6,7 @@ using Activations.GpuWorker.Loading;
 namespace Activations.Integration.Tests;
 
 /// <summary>Distributed mode against the real RabbitMQ and PostgreSQL servers, with workers as separate processes.</summary>
+[Collection(ServersCollection.Name)]
 public class DistributedJobTests
 {
     static string[] Worker(string rabbitmq, string model, string name) =>

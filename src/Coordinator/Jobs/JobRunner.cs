@@ -76,7 +76,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), layers {Layers}, pooling {Pooling}, {Bos}",
             resumed ? "Resuming" : "Created", job.Id, job.QuestionCount, folder.Path, fingerprint, string.Join(",", settings.Layers), OptionNames.Of(settings.Pooling), OptionNames.Of(settings.BosPolicy));
 
-        var published = await CaptureMissingAsync(run, store, job, folder, fingerprint, cancellation);
+        var published = await CaptureMissingAsync(run, store, job, resumed, folder, fingerprint, cancellation);
 
         var failures = await store.FailuresAsync(job.Id, cancellation);
         if (failures.Count > 0 && run.OnFailure == FailurePolicy.Fail)
@@ -104,7 +104,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
     }
 
     /// <summary>Starts the bus (and the local worker), publishes what has no result yet, and waits until every question is in.</summary>
-    async Task<int> CaptureMissingAsync(ValidatedRun run, JobStore store, JobRecord job, ModelFolder folder, string fingerprint, CancellationToken cancellation)
+    async Task<int> CaptureMissingAsync(ValidatedRun run, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
     {
         var builder = Host.CreateApplicationBuilder();
         configureLogging(builder.Logging);
@@ -114,6 +114,8 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             builder.Services.AddSingleton(sp => new EngineHost(folder, run.Settings.Device, sp.GetRequiredService<ILogger<EngineHost>>()));
             builder.Services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
         }
+        // Start returns once the result consumers are receiving: a resumed run's backlog drain counts on it.
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         builder.Services.AddMassTransit(x =>
         {
             x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
@@ -139,6 +141,10 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         await app.StartAsync(cancellation);
         try
         {
+            if (resumed)
+            {
+                await DrainResultsBacklogAsync(store, job.Id, cancellation);
+            }
             var missing = await store.MissingQuestionsAsync(job.Id, cancellation);
             var progress = await store.ProgressAsync(job.Id, cancellation);
             if (progress.Finished > 0)
@@ -175,6 +181,31 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             await app.StopAsync(CancellationToken.None);
         }
     }
+
+    /// <summary>
+    /// On resume, results that workers published for the previous run while no coordinator was consuming wait in the
+    /// results queue. Recording them before choosing what to republish keeps those questions from being computed
+    /// twice: wait until the recorded count has not moved for <see cref="BacklogQuiet"/> (at most <see cref="BacklogLimit"/>).
+    /// </summary>
+    async Task DrainResultsBacklogAsync(JobStore store, Guid jobId, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        var last = await store.ProgressAsync(jobId, cancellation);
+        var since = clock.Elapsed;
+        while (!last.IsComplete && clock.Elapsed - since < BacklogQuiet && clock.Elapsed < BacklogLimit)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellation);
+            var now = await store.ProgressAsync(jobId, cancellation);
+            if (now.Finished != last.Finished)
+            {
+                since = clock.Elapsed;
+                last = now;
+            }
+        }
+    }
+
+    static readonly TimeSpan BacklogQuiet = TimeSpan.FromSeconds(2);
+    static readonly TimeSpan BacklogLimit = TimeSpan.FromSeconds(30);
 
     async Task<IReadOnlyList<string>> AssembleAsync(ValidatedRun run, JobStore store, JobRecord job, IReadOnlyList<QuestionFailureRecord> failures, DateTimeOffset started, CancellationToken cancellation)
     {

@@ -18,10 +18,21 @@ public sealed record StoreConnection(bool IsPostgres, string ConnectionString)
         if (IsPostgres)
         {
             return new PostgresActivationsDbContext(new DbContextOptionsBuilder<PostgresActivationsDbContext>()
-                .UseNpgsql(ConnectionString).Options);
+                .UseNpgsql(DurableCommits(ConnectionString)).Options);
         }
         return new SqliteActivationsDbContext(new DbContextOptionsBuilder<SqliteActivationsDbContext>()
             .UseSqlite(ConnectionString).Options);
+    }
+
+    /// <summary>
+    /// A result's message is acknowledged once its row is committed, so the commit must survive a server crash even
+    /// where the server runs with synchronous_commit = off (as the test servers do): this session asks for it.
+    /// </summary>
+    static string DurableCommits(string connectionString)
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        builder.Options = $"{builder.Options} -c synchronous_commit=on".Trim();
+        return builder.ConnectionString;
     }
 
     public override string ToString() => IsPostgres ? $"PostgreSQL ({ConnectionStrings.Mask(ConnectionString)})" : $"SQLite ({ConnectionString})";

@@ -10,6 +10,9 @@ namespace Activations.GpuWorker.Messaging;
 /// </summary>
 public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<CaptureQuestionBatchConsumer>
 {
+    /// <summary>Retries of a batch that throws; the last one isolates the questions (see the consumer).</summary>
+    public const int RetryLimit = 3;
+
     readonly WorkerOptions options;
 
     public CaptureQuestionBatchConsumerDefinition(EngineHost host, WorkerOptions options)
@@ -22,8 +25,9 @@ public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<CaptureQuestionBatchConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = options.BatchSize * 2;
-        // A foreign-model question is never retried here; it goes to the error queue untouched.
-        consumerConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500)).Ignore<ForeignModelException>());
+        // A foreign-model question is never retried here; it goes to the error queue untouched. Anything else is
+        // retried RetryLimit times; the consumer's last attempt answers every question (a result or a failure).
+        consumerConfigurator.UseMessageRetry(r => r.Exponential(RetryLimit, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500)).Ignore<ForeignModelException>());
         consumerConfigurator.Options<BatchOptions>(o => o
             .SetMessageLimit(options.BatchSize)
             .SetTimeLimit(options.BatchTimeLimit)
