@@ -19,9 +19,20 @@ tests/servers/start-servers.sh </dev/null
 . "${ACTIVATIONS_SERVERS_DIR:-$PWD/.ci-state/servers}/env"
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+log=$(mktemp)
 # --blame-hang-timeout: a test stuck on a server fault fails after 15 min instead of
 # holding the run forever.
+set +e
 dotnet test Activations.sln -c Release \
     --logger "console;verbosity=normal" \
     --blame-hang-timeout 15m --blame-hang-dump-type none \
-    "$@"
+    "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One summary line over every test project, in the plain "N passed, N failed" form.
+passed=$(grep -E '^\s+Passed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -E '^\s+Failed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -E '^\s+Skipped: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
+rm -f "$log"
+echo "Tests: $passed passed, $failed failed, $skipped skipped"
+exit "$status"
