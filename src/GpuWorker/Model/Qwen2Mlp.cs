@@ -25,9 +25,10 @@ public sealed class Qwen2Mlp : IDisposable
 
     public Tensor Forward(Tensor x)
     {
-        var gateUp = F.linear(x, gateUpWeight);
+        // 2-D matmuls, as in the attention.
+        var gateUp = F.linear(x.reshape(-1, x.shape[^1]), gateUpWeight);
         var activated = F.silu(gateUp.narrow(-1, 0, intermediate)).mul_(gateUp.narrow(-1, intermediate, intermediate));
-        return F.linear(activated, downWeight);
+        return F.linear(activated, downWeight).view(x.shape);
     }
 
     public void Dispose()
