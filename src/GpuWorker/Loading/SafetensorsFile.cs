@@ -98,16 +98,44 @@ public sealed class SafetensorsFile
         var tensor = torch.empty(entry.Shape, StoredType(entry.Dtype));
         try
         {
+            ReadBytes(name, entry, tensor);
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+        return tensor;
+    }
+
+    /// <summary>
+    /// Reads one tensor into <paramref name="destination"/>: straight into its memory when it is a contiguous CPU
+    /// tensor of the stored dtype, else through the stored tensor, cast and moved by copy_.
+    /// </summary>
+    public void ReadInto(string name, Tensor destination)
+    {
+        var entry = entries[name];
+        if (destination.device.type == DeviceType.CPU && destination.dtype == StoredType(entry.Dtype) && destination.is_contiguous())
+        {
+            ReadBytes(name, entry, destination);
+            return;
+        }
+        using var stored = Read(name);
+        destination.copy_(stored);
+    }
+
+    void ReadBytes(string name, Entry entry, Tensor tensor)
+    {
+        try
+        {
             using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
             stream.Position = dataStart + entry.Begin;
             stream.ReadExactly(tensor.bytes);
         }
         catch (EndOfStreamException)
         {
-            tensor.Dispose();
             throw new InvalidInputException(Path, $"truncated safetensors file while reading '{name}'");
         }
-        return tensor;
     }
 
     static ScalarType StoredType(string dtype) => dtype switch

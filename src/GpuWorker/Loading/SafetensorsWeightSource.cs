@@ -20,29 +20,19 @@ public sealed class SafetensorsWeightSource(ModelFolder folder, ScalarType dtype
     /// <summary>Bytes of the weights as held in memory (compute dtype).</summary>
     public long BytesLoaded { get; private set; }
 
-    public Tensor Read(string name, long[] shape)
+    public void ReadInto(string name, Tensor destination)
     {
         if (!folder.TensorFiles.TryGetValue(name, out var file))
         {
             throw new InvalidInputException(folder.Path, $"the weights have no tensor '{name}'");
         }
         var stored = file.Entries[name].Shape;
-        if (!stored.SequenceEqual(shape))
+        if (!stored.SequenceEqual(destination.shape))
         {
-            throw new InvalidInputException(file.Path, $"tensor '{name}' has shape [{string.Join(", ", stored)}], config.json implies [{string.Join(", ", shape)}]");
+            throw new InvalidInputException(file.Path, $"tensor '{name}' has shape [{string.Join(", ", stored)}], config.json implies [{string.Join(", ", destination.shape)}]");
         }
         namesRead.Add(name);
-        var raw = file.Read(name);
-        if (raw.dtype == dtype && device.type == DeviceType.CPU)
-        {
-            BytesLoaded += raw.NumberOfElements * raw.ElementSize;
-            return raw;
-        }
-        using (raw)
-        {
-            var cast = raw.to(dtype, device);
-            BytesLoaded += cast.NumberOfElements * cast.ElementSize;
-            return cast;
-        }
+        file.ReadInto(name, destination);
+        BytesLoaded += destination.NumberOfElements * destination.ElementSize;
     }
 }

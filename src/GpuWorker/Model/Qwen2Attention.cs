@@ -24,18 +24,8 @@ public sealed class Qwen2Attention : IDisposable
         headDim = config.HeadDim;
         long hidden = config.HiddenSize;
         long kvSize = (long)kvHeads * headDim;
-        using (var q = weights.Read($"{prefix}.q_proj.weight", [hidden, hidden]))
-        using (var k = weights.Read($"{prefix}.k_proj.weight", [kvSize, hidden]))
-        using (var v = weights.Read($"{prefix}.v_proj.weight", [kvSize, hidden]))
-        {
-            qkvWeight = torch.cat([q, k, v], 0);
-        }
-        using (var q = weights.Read($"{prefix}.q_proj.bias", [hidden]))
-        using (var k = weights.Read($"{prefix}.k_proj.bias", [kvSize]))
-        using (var v = weights.Read($"{prefix}.v_proj.bias", [kvSize]))
-        {
-            qkvBias = torch.cat([q, k, v], 0);
-        }
+        qkvWeight = weights.ReadStacked(($"{prefix}.q_proj.weight", [hidden, hidden]), ($"{prefix}.k_proj.weight", [kvSize, hidden]), ($"{prefix}.v_proj.weight", [kvSize, hidden]));
+        qkvBias = weights.ReadStacked(($"{prefix}.q_proj.bias", [hidden]), ($"{prefix}.k_proj.bias", [kvSize]), ($"{prefix}.v_proj.bias", [kvSize]));
         outputWeight = weights.Read($"{prefix}.o_proj.weight", [hidden, hidden]);
     }
 

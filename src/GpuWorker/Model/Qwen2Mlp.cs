@@ -15,11 +15,7 @@ public sealed class Qwen2Mlp : IDisposable
     {
         intermediate = config.IntermediateSize;
         long hidden = config.HiddenSize;
-        using (var gate = weights.Read($"{prefix}.gate_proj.weight", [intermediate, hidden]))
-        using (var up = weights.Read($"{prefix}.up_proj.weight", [intermediate, hidden]))
-        {
-            gateUpWeight = torch.cat([gate, up], 0);
-        }
+        gateUpWeight = weights.ReadStacked(($"{prefix}.gate_proj.weight", [intermediate, hidden]), ($"{prefix}.up_proj.weight", [intermediate, hidden]));
         downWeight = weights.Read($"{prefix}.down_proj.weight", [hidden, intermediate]);
     }
 
