@@ -18,7 +18,8 @@ using Microsoft.Extensions.Logging;
 namespace Activations.Coordinator.Jobs;
 
 /// <summary>How a run ended, for the exit code and for tests.</summary>
-public sealed record JobOutcome(Guid JobId, bool Resumed, IReadOnlyList<string> Files, int Published, IReadOnlyList<QuestionFailureRecord> Failures);
+/// <param name="CaptureTime">from the first publish until every question had a result: the pipeline's steady state</param>
+public sealed record JobOutcome(Guid JobId, bool Resumed, IReadOnlyList<string> Files, int Published, TimeSpan CaptureTime, IReadOnlyList<QuestionFailureRecord> Failures);
 
 /// <summary>
 /// One run of the `run` command: inputs → job and questions in the store → one message per missing question →
@@ -76,7 +77,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), layers {Layers}, pooling {Pooling}, {Bos}",
             resumed ? "Resuming" : "Created", job.Id, job.QuestionCount, folder.Path, fingerprint, string.Join(",", settings.Layers), OptionNames.Of(settings.Pooling), OptionNames.Of(settings.BosPolicy));
 
-        var published = await CaptureMissingAsync(run, store, job, resumed, folder, fingerprint, cancellation);
+        var (published, captureTime) = await CaptureMissingAsync(run, store, job, resumed, folder, fingerprint, cancellation);
 
         var failures = await store.FailuresAsync(job.Id, cancellation);
         if (failures.Count > 0 && run.OnFailure == FailurePolicy.Fail)
@@ -87,7 +88,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         }
         var files = await AssembleAsync(run, store, job, failures, started, cancellation);
         await store.SetStatusAsync(job.Id, JobStatus.Completed, null, cancellation);
-        return new JobOutcome(job.Id, resumed, files, published, failures);
+        return new JobOutcome(job.Id, resumed, files, published, captureTime, failures);
     }
 
     static List<QuestionRecord> QuestionsOf(SelectedPairs selection)
@@ -104,7 +105,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
     }
 
     /// <summary>Starts the bus (and the local worker), publishes what has no result yet, and waits until every question is in.</summary>
-    async Task<int> CaptureMissingAsync(ValidatedRun run, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
+    async Task<(int Published, TimeSpan CaptureTime)> CaptureMissingAsync(ValidatedRun run, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
     {
         var builder = Host.CreateApplicationBuilder();
         configureLogging(builder.Logging);
@@ -153,6 +154,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             }
             var bus = app.Services.GetRequiredService<IBus>();
             var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{QueueNames.CaptureQuestions(fingerprint)}"));
+            var publishing = Stopwatch.StartNew();
             foreach (var chunk in missing.Chunk(SendChunk))
             {
                 await endpoint.SendBatch(chunk.Select(q => new CaptureQuestion
@@ -166,6 +168,10 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
                     BatchSize = run.BatchSize,
                 }), cancellation);
             }
+            if (missing.Count > 0)
+            {
+                logger.LogInformation("Published {Count} questions to {Queue} in {Seconds:F1} s", missing.Count, QueueNames.CaptureQuestions(fingerprint), publishing.Elapsed.TotalSeconds);
+            }
             var reporter = new ProgressReporter(logger, progress.Finished, TimeSpan.FromSeconds(2));
             while (!progress.IsComplete)
             {
@@ -174,7 +180,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
                 reporter.Report(progress);
             }
             reporter.Report(progress, force: true);
-            return missing.Count;
+            return (missing.Count, publishing.Elapsed);
         }
         finally
         {

@@ -2,6 +2,7 @@ using System.Data.Common;
 using Activations.Contracts.Messages;
 using Activations.ServiceDefaults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
@@ -79,8 +80,10 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
             }
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
             db.Jobs.Add(job);
-            db.Questions.AddRange(questions);
             await db.SaveChangesAsync(ct);
+            // Multi-row inserts: tens of thousands of questions in well under a second, where EF row by row takes seconds.
+            await InsertIgnoringDuplicatesAsync(db, "questions", ["job_id", "question_index", "pair_id", "label", "row", "text"],
+                questions.Select(q => new object[] { job.Id, q.QuestionIndex, q.PairId, q.Label, q.Row, q.Text }).ToList(), ct);
             await transaction.CommitAsync(ct);
             return (job, false);
         }, cancellation).AsTask();
@@ -213,6 +216,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         foreach (var chunk in rows.Chunk(RowsPerInsert))
         {
             await using var command = dbConnection.CreateCommand();
+            command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
             var values = new List<string>(chunk.Length);
             for (var r = 0; r < chunk.Length; r++)
             {
