@@ -48,12 +48,19 @@ ensure_packages() {
 }
 
 # ---------------------------------------------------------------- PostgreSQL
-# PostgreSQL refuses to run as root, so its folder belongs to the postgres user.
+# PostgreSQL refuses to run as root, so its folder belongs to the postgres user. When the postgres
+# user cannot reach the state folder (a clone under a private folder, such as one made by mktemp -d
+# or under /root), the cluster lives under /var/tmp instead, keyed by the state path.
 pg_dir() {
-    echo "$STATE/postgres"
+    if id postgres >/dev/null 2>&1 && mkdir -p "$STATE" && ! runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
+        echo "/var/tmp/activations-pg-$(printf '%s' "$STATE" | md5sum | cut -c1-12)"
+    else
+        echo "$STATE/postgres"
+    fi
 }
 
-pg_as() { runuser -u postgres -- "$@"; }
+# From /, so a working folder the postgres user cannot enter draws no warnings.
+pg_as() { runuser -u postgres -- env -C / "$@"; }
 
 # Unix socket folder: inside the state folder, unless that path is too long for a socket
 # name (sun_path holds 107 bytes), then a short folder under /tmp keyed by the state path.
@@ -67,7 +74,7 @@ pg_sock_dir() {
 
 pg_running() {
     [ -f "$(pg_dir)/data/PG_VERSION" ] || return 1
-    timeout 15 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$(pg_dir)/data" status >/dev/null 2>&1
+    timeout 15 runuser -u postgres -- env -C / "$PG_BIN/pg_ctl" -D "$(pg_dir)/data" status >/dev/null 2>&1
 }
 
 pg_ready() {
@@ -93,7 +100,7 @@ pg_init() {
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         log "initdb into $dir/data"
         rm -rf "$dir/data"
-        timeout 120 runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C.UTF-8 \
+        timeout 120 runuser -u postgres -- env -C / "$PG_BIN/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C.UTF-8 \
             --auth-local=trust --auth-host=scram-sha-256 --no-sync >"$dir/initdb.log" 2>&1 </dev/null \
             || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
         echo "include_if_exists = 'activations.conf'" >>"$dir/data/postgresql.conf"
@@ -123,13 +130,13 @@ pg_start() {
         log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
         # pg_ctl detaches the postmaster (setsid, stdio to the log file), so nothing it
         # starts holds our caller's pipes.
-        timeout 90 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+        timeout 90 runuser -u postgres -- env -C / "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
             >/dev/null </dev/null || { tail -n 30 "$dir/postgres.log" >&2 || true; die "pg_ctl start failed"; }
     fi
     pg_wait_ready_socket
     if [ -f "$dir/data/.needs-bootstrap" ]; then
         log "creating role and database $PG_USER"
-        timeout 30 runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -h "$(pg_sock_dir)" -p "$PG_PORT" -U postgres -d postgres </dev/null \
+        timeout 30 runuser -u postgres -- env -C / psql -v ON_ERROR_STOP=1 -q -h "$(pg_sock_dir)" -p "$PG_PORT" -U postgres -d postgres </dev/null \
             -c "CREATE ROLE $PG_USER LOGIN SUPERUSER PASSWORD '$PG_PASSWORD'" \
             -c "CREATE DATABASE $PG_DATABASE OWNER $PG_USER" || die "bootstrap of role/database failed"
         rm -f "$dir/data/.needs-bootstrap"
@@ -153,9 +160,9 @@ pg_stop() {
     local mode=fast
     [ "${1:-}" = kill ] && mode=immediate   # no shutdown checkpoint, clients cut off: a crash
     log "stopping PostgreSQL ($mode)"
-    if ! timeout 45 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m "$mode" -w -t 30 stop >/dev/null </dev/null; then
+    if ! timeout 45 runuser -u postgres -- env -C / "$PG_BIN/pg_ctl" -D "$dir/data" -m "$mode" -w -t 30 stop >/dev/null </dev/null; then
         log "fast stop failed, trying immediate"
-        timeout 30 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 20 stop >/dev/null </dev/null || true
+        timeout 30 runuser -u postgres -- env -C / "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 20 stop >/dev/null </dev/null || true
         local pid; pid="$(head -n1 "$dir/data/postmaster.pid" 2>/dev/null || true)"
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             log "killing postmaster $pid"; kill -9 "$pid" || true
