@@ -188,17 +188,22 @@ public static class Faults
 
     /// <summary>Ready messages in a queue of this test's vhost (exact, from queue.declare-ok); 0 when it does not exist.</summary>
     public static async Task<uint> ReadyMessagesAsync(TestServers.Isolation servers, string queue)
+        => (await QueueStateAsync(servers, queue)).Ready;
+
+    /// <summary>Ready messages and consumers of a queue (exact, from queue.declare-ok); zeros when it does not exist.</summary>
+    public static async Task<(uint Ready, uint Consumers)> QueueStateAsync(TestServers.Isolation servers, string queue)
     {
         var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(servers.RabbitMq) };
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         try
         {
-            return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+            var declared = await channel.QueueDeclarePassiveAsync(queue);
+            return (declared.MessageCount, declared.ConsumerCount);
         }
         catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
         {
-            return 0;
+            return (0, 0);
         }
     }
 

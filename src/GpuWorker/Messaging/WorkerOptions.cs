@@ -41,12 +41,20 @@ public sealed class WorkerStats
         Interlocked.Add(ref failed, failedCount);
     }
 
-    /// <summary>Writes the counters to <paramref name="path"/> atomically (a temporary file moved into place).</summary>
+    readonly Lock writing = new();
+
+    /// <summary>
+    /// Writes the counters to <paramref name="path"/> atomically (a temporary file moved into place), one writer
+    /// at a time: two batches finishing together must not race on the temporary file.
+    /// </summary>
     public void WriteTo(string path, long forwardPasses)
     {
-        var json = System.Text.Json.JsonSerializer.Serialize(new { messages = Messages, questions = Questions, failed = Failed, forward_passes = forwardPasses });
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, json);
-        File.Move(temporary, path, overwrite: true);
+        lock (writing)
+        {
+            var json = System.Text.Json.JsonSerializer.Serialize(new { messages = Messages, questions = Questions, failed = Failed, forward_passes = forwardPasses });
+            var temporary = path + ".tmp";
+            File.WriteAllText(temporary, json);
+            File.Move(temporary, path, overwrite: true);
+        }
     }
 }
