@@ -30,9 +30,11 @@ dotnet test Activations.sln -c Release \
 status=${PIPESTATUS[0]}
 set -e
 # One summary line over every test project, in the plain "N passed, N failed" form.
-passed=$(grep -E '^\s+Passed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
-failed=$(grep -E '^\s+Failed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
-skipped=$(grep -E '^\s+Skipped: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
+# awk alone: a grep that matches nothing (no skipped tests) would end the script under pipefail.
+count() { awk -v key="$1:" '$1 == key && $2 ~ /^[0-9]+$/ && NF == 2 {s += $2} END {print s + 0}' "$log"; }
+passed=$(count Passed)
+failed=$(count Failed)
+skipped=$(count Skipped)
 rm -f "$log"
 echo "Tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
