@@ -108,6 +108,28 @@ public static class Faults
         })).Value;
     }
 
+    /// <summary>
+    /// The start most fault tests share: a worker named <paramref name="workerName"/> consuming the job's queue, then
+    /// the coordinator running <paramref name="job"/> distributed into <c>out</c> under <paramref name="folder"/>.
+    /// </summary>
+    public static async Task<StartedJob> StartWorkerThenJobAsync(TestServers.Isolation servers, FaultJob job, string folder, string workerName)
+    {
+        var worker = CliProcess.Start(CliProcess.Worker, Worker(servers, workerName));
+        await DistributedJobTests.WaitForConsumersAsync(servers, Queue, 1, worker);
+        var output = Path.Combine(folder, "out");
+        return new StartedJob(worker, CliProcess.Start(CliProcess.Coordinator, job.Distributed(output, servers)), output);
+    }
+
+    /// <summary>A worker and a coordinator running a job; both killed on dispose.</summary>
+    public sealed record StartedJob(CliProcess Worker, CliProcess Coordinator, string Output) : IDisposable
+    {
+        public void Dispose()
+        {
+            Coordinator.Dispose();
+            Worker.Dispose();
+        }
+    }
+
     public static string[] Worker(TestServers.Isolation servers, string name, string? statsFile = null, string? model = null) =>
         ["--rabbitmq", servers.RabbitMq, "--model", model ?? Model, "--device", "cpu", "--batch-size", "8", "--name", name,
          .. statsFile is null ? Array.Empty<string>() : ["--stats-file", statsFile]];

@@ -37,10 +37,8 @@ public class FaultTests(ITestOutputHelper log)
         await using var servers = await TestServers.IsolateAsync();
         using var temp = new TempFolder();
         var clock = Stopwatch.StartNew();
-        using var first = CliProcess.Start(CliProcess.Worker, Faults.Worker(servers, "first"));
-        await DistributedJobTests.WaitForConsumersAsync(servers, Faults.Queue, 1, first);
-        var output = Path.Combine(temp.Path, "out");
-        using var coordinator = CliProcess.Start(CliProcess.Coordinator, Job.Distributed(output, servers));
+        using var started = await Faults.StartWorkerThenJobAsync(servers, Job, temp.Path, "first");
+        var (first, coordinator, output) = started;
 
         var recorded = await Faults.WaitForResultsAsync(servers, 40, JobTimeout, coordinator, first);
         first.Kill(); // SIGKILL with a prefetch of 16: its unacknowledged questions go back to the queue
@@ -61,10 +59,8 @@ public class FaultTests(ITestOutputHelper log)
         await using var servers = await TestServers.IsolateAsync();
         using var temp = new TempFolder();
         var clock = Stopwatch.StartNew();
-        using var worker = CliProcess.Start(CliProcess.Worker, Faults.Worker(servers, "worker"));
-        await DistributedJobTests.WaitForConsumersAsync(servers, Faults.Queue, 1, worker);
-        var output = Path.Combine(temp.Path, "out");
-        using var coordinator = CliProcess.Start(CliProcess.Coordinator, Job.Distributed(output, servers));
+        using var started = await Faults.StartWorkerThenJobAsync(servers, Job, temp.Path, "worker");
+        var (worker, coordinator, output) = started;
 
         await Faults.WaitForResultsAsync(servers, 40, JobTimeout, coordinator, worker);
         await Faults.RestartAsync("ACTIVATIONS_TEST_RESTART_RABBITMQ", "--kill", "3");
@@ -84,10 +80,8 @@ public class FaultTests(ITestOutputHelper log)
         await using var servers = await TestServers.IsolateAsync();
         using var temp = new TempFolder();
         var clock = Stopwatch.StartNew();
-        using var worker = CliProcess.Start(CliProcess.Worker, Faults.Worker(servers, "worker"));
-        await DistributedJobTests.WaitForConsumersAsync(servers, Faults.Queue, 1, worker);
-        var output = Path.Combine(temp.Path, "out");
-        using var coordinator = CliProcess.Start(CliProcess.Coordinator, Job.Distributed(output, servers));
+        using var started = await Faults.StartWorkerThenJobAsync(servers, Job, temp.Path, "worker");
+        var (worker, coordinator, output) = started;
 
         var beforeKill = await Faults.WaitForResultsAsync(servers, 40, JobTimeout, coordinator, worker);
         Npgsql.NpgsqlConnection.ClearAllPools();
@@ -172,10 +166,8 @@ public class FaultTests(ITestOutputHelper log)
         await using var servers = await TestServers.IsolateAsync();
         using var temp = new TempFolder();
         var clock = Stopwatch.StartNew();
-        using var worker = CliProcess.Start(CliProcess.Worker, Faults.Worker(servers, "worker"));
-        await DistributedJobTests.WaitForConsumersAsync(servers, Faults.Queue, 1, worker);
-        var output = Path.Combine(temp.Path, "out");
-        using var coordinator = CliProcess.Start(CliProcess.Coordinator, Job.Distributed(output, servers));
+        using var started = await Faults.StartWorkerThenJobAsync(servers, Job, temp.Path, "worker");
+        var (worker, coordinator, output) = started;
         await Faults.WaitForResultsAsync(servers, 30, JobTimeout, coordinator, worker);
 
         var jobId = (await servers.QueryAsync<Guid>("SELECT id FROM jobs"))[0];
