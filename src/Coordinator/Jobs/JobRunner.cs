@@ -82,7 +82,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         var failures = await store.FailuresAsync(job.Id, cancellation);
         if (failures.Count > 0 && run.OnFailure == FailurePolicy.Fail)
         {
-            var named = await NameFailuresAsync(store, job.Id, failures, cancellation);
+            var named = NameFailures(await store.QuestionsAsync(job.Id, cancellation), failures);
             await store.SetStatusAsync(job.Id, JobStatus.Failed, named, cancellation);
             throw new JobFailedException($"{failures.Count} question(s) could not be captured, so no file was written: {named}. Fix or remove them, or rerun with --on-failure drop to leave them out.");
         }
@@ -112,7 +112,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         builder.Services.AddSingleton(store);
         if (run.RunsLocalWorker)
         {
-            builder.Services.AddSingleton(sp => new EngineHost(folder, run.Settings.Device, sp.GetRequiredService<ILogger<EngineHost>>()));
+            builder.Services.AddSingleton(sp => new EngineHost(folder, run.Settings.Device, sp.GetRequiredService<ILogger<EngineHost>>(), fingerprint));
             builder.Services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
         }
         // Start returns once the result consumers are receiving: a resumed run's backlog drain counts on it.
@@ -222,7 +222,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         var dropped = failures.Select(f => f.QuestionIndex).ToHashSet();
         if (dropped.Count > 0)
         {
-            logger.LogWarning("Leaving out {Count} question(s) that could not be captured: {Pairs}", dropped.Count, await NameFailuresAsync(store, job.Id, failures, cancellation));
+            logger.LogWarning("Leaving out {Count} question(s) that could not be captured: {Pairs}", dropped.Count, NameFailures(questions, failures));
         }
         var kept = questions.Where(q => !dropped.Contains(q.QuestionIndex)).ToList();
         var layers = run.Settings.Layers;
@@ -254,9 +254,9 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         return files;
     }
 
-    static async Task<string> NameFailuresAsync(JobStore store, Guid jobId, IReadOnlyList<QuestionFailureRecord> failures, CancellationToken cancellation)
+    static string NameFailures(IReadOnlyList<QuestionRecord> questions, IReadOnlyList<QuestionFailureRecord> failures)
     {
-        var pairs = (await store.QuestionsAsync(jobId, cancellation)).ToDictionary(q => q.QuestionIndex, q => q.PairId);
+        var pairs = questions.ToDictionary(q => q.QuestionIndex, q => q.PairId);
         return string.Join("; ", failures.Select(f => $"pair {pairs[f.QuestionIndex]}: {f.Reason}"));
     }
 }

@@ -8,7 +8,8 @@ namespace Activations.GpuWorker.Capture;
 /// A worker's one model on its one device. The engine is loaded for the first job's dtype and depth, and
 /// reloaded only when a job needs a deeper layer or another dtype. One forward pass at a time.
 /// </summary>
-public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger) : IDisposable
+/// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
+public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null) : IDisposable
 {
     readonly Lock gate = new();
     ActivationEngine? engine;
@@ -16,7 +17,7 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
 
     public ModelFolder Folder => folder;
 
-    public string Fingerprint { get; } = ModelFingerprint.Compute(folder);
+    public string Fingerprint { get; } = fingerprint ?? ModelFingerprint.Compute(folder);
 
     /// <summary>Whether a model is loaded (readiness).</summary>
     public bool IsLoaded => Volatile.Read(ref engine) is not null;
