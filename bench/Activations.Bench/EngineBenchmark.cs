@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Activations.Contracts;
-using Activations.GpuWorker.Capture;
-using Activations.GpuWorker.Loading;
-using Activations.GpuWorker.Model;
-using Activations.GpuWorker.Tokenization;
+using Activations.Worker.Capture;
+using Activations.Worker.Loading;
+using Activations.Worker.Model;
+using Activations.Worker.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using static TorchSharp.torch;

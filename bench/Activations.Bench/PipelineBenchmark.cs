@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using System.Text;
 using Activations.Coordinator.Jobs;
 using Microsoft.Extensions.Logging;
@@ -72,10 +73,13 @@ static class PipelineBenchmark
         return (rate, capture);
     }
 
+    /// <summary>The worker's build output: the benchmark starts it as its own process (see the project file).</summary>
+    static string WorkerDll => typeof(PipelineBenchmark).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "WorkerDll").Value!;
+
     static Process StartWorker(string rabbitmq, string model, int batchSize)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = false, UseShellExecute = false };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "Activations.GpuWorker.dll"), "--rabbitmq", rabbitmq, "--model", model, "--device", "cpu", "--batch-size", batchSize.ToString(), "--name", "bench-worker" })
+        foreach (var argument in new[] { WorkerDll, "--rabbitmq", rabbitmq, "--model", model, "--device", "cpu", "--batch-size", batchSize.ToString(), "--name", "bench-worker" })
         {
             start.ArgumentList.Add(argument);
         }

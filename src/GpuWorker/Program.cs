@@ -1,9 +1,9 @@
 using System.CommandLine;
 using Activations.Contracts;
-using Activations.GpuWorker.Capture;
-using Activations.GpuWorker.Loading;
-using Activations.GpuWorker.Loading.Hub;
-using Activations.GpuWorker.Messaging;
+using Activations.Worker.Capture;
+using Activations.Worker.Loading;
+using Activations.Worker.Loading.Hub;
+using Activations.Worker.Messaging;
 using Activations.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;

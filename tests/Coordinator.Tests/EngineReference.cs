@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Activations.Contracts;
 using Activations.Coordinator.Assembly;
-using Activations.GpuWorker.Capture;
-using Activations.GpuWorker.Loading;
+using Activations.Worker.Capture;
+using Activations.Worker.Loading;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Activations.Coordinator.Tests;

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Tests;
-using Activations.GpuWorker.Loading;
+using Activations.Worker.Loading;
 
 namespace Activations.Integration.Tests;
 

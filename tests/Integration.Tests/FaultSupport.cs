@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Tests;
-using Activations.GpuWorker.Loading;
+using Activations.Worker.Loading;
 using MassTransit;
 
 namespace Activations.Integration.Tests;

@@ -3,8 +3,8 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Tests;
-using Activations.GpuWorker.Capture;
-using Activations.GpuWorker.Loading;
+using Activations.Worker.Capture;
+using Activations.Worker.Loading;
 using Xunit.Abstractions;
 
 namespace Activations.Integration.Tests;

@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using Activations.Contracts;
+using Activations.Worker.Loading;
+using Activations.Worker.Model;
+using Activations.Worker.Tokenization;
+using Activations.ServiceDefaults;
+using Microsoft.Extensions.Logging;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Activations.Worker.Capture;
+
+/// <summary>What one question gave: its pooled vector per requested layer (in the settings' layer order), or why not.</summary>
+public sealed record QuestionCapture(int TokenCount, float[][]? Vectors, string? Error)
+{
+    public bool Succeeded => Vectors is not null;
+}
+
+/// <summary>
+/// The engine: questions in, pooled residual-stream vectors out. Holds the model truncated after
+/// <see cref="LayerCount"/> layers on one device in one dtype, tokenizes with the model's own tokenizer under each
+/// request's BOS policy, runs length-sorted right-padded batches and pools over real tokens only.
+/// </summary>
+public sealed class ActivationEngine : IDisposable
+{
+    readonly Qwen2Model model;
+    readonly QuestionTokenizer tokenizer;
+    readonly ILogger logger;
+    readonly bool ownsTokenizer;
+
+    ActivationEngine(Qwen2Model model, QuestionTokenizer tokenizer, ComputeTarget target, long weightBytes, ILogger logger, bool ownsTokenizer)
+    {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.logger = logger;
+        this.ownsTokenizer = ownsTokenizer;
+        Target = target;
+        WeightBytes = weightBytes;
+    }
+
+    public ComputeTarget Target { get; }
+
+    public Qwen2Config Config => model.Config;
+
+    /// <summary>Layers held: requests may capture any of 0..LayerCount-1.</summary>
+    public int LayerCount => model.LayerCount;
+
+    public long WeightBytes { get; }
+
+    /// <summary>Forward passes run so far (one per batch).</summary>
+    public long ForwardPasses { get; private set; }
+
+    /// <summary>Loads the tokenizer and the layers up to the deepest one <paramref name="settings"/> asks for.</summary>
+    public static ActivationEngine Load(ModelFolder folder, CaptureSettings settings, ILogger logger)
+    {
+        ValidateLayers(settings.Layers, folder.Config, folder.Path);
+        var target = ComputeTarget.Resolve(settings.Device, settings.Dtype, logger);
+        var tokenizer = QuestionTokenizer.Load(folder.TokenizerPath, folder.TokenizerConfigPath);
+        try
+        {
+            if (settings.BosPolicy == BosPolicy.Bos && tokenizer.BosTokenId is null)
+            {
+                throw new InvalidInputException(folder.TokenizerConfigPath, "--prepend-bos was asked for, but the tokenizer has no BOS token", field: "bos_token");
+            }
+            var weights = new SafetensorsWeightSource(folder, target.Dtype, target.Device);
+            var layerCount = settings.Layers.Max() + 1;
+            var clock = Stopwatch.StartNew();
+            var model = Qwen2Model.Build(folder.Config, weights, layerCount, onLayerLoaded: i =>
+                logger.LogDebug("Loaded layer {Layer} of {LayerCount}", i + 1, layerCount));
+            logger.LogInformation("Loaded {LayerCount} of {TotalLayers} layers from {Folder} in {Seconds:F1} s: {Megabytes:F0} MB of {Dtype} weights on {Device}",
+                layerCount, folder.Config.NumHiddenLayers, folder.Path, clock.Elapsed.TotalSeconds, weights.BytesLoaded / 1e6, target.DtypeName, target.DeviceName);
+            return new ActivationEngine(model, tokenizer, target, weights.BytesLoaded, logger, ownsTokenizer: true);
+        }
+        catch
+        {
+            tokenizer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Wraps an already built model (benchmarks with random weights of the real shapes).</summary>
+    public static ActivationEngine FromModel(Qwen2Model model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true)
+        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype), weightBytes, logger, ownsTokenizer);
+
+    public static void ValidateLayers(IReadOnlyList<int> layers, Qwen2Config config, string source)
+    {
+        if (layers.Count == 0)
+        {
+            throw new InvalidInputException("--layers", "no layers were asked for");
+        }
+        foreach (var layer in layers)
+        {
+            if (layer < 0 || layer >= config.NumHiddenLayers)
+            {
+                throw new InvalidInputException("--layers", $"layer {layer} is outside the model ({source} has layers 0..{config.NumHiddenLayers - 1})");
+            }
+        }
+    }
+
+    /// <summary>The longest model input accepted under <paramref name="settings"/>.</summary>
+    public int MaxTokens(CaptureSettings settings) => Math.Min(settings.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
+
+    public int[] Tokenize(string question, BosPolicy policy) => tokenizer.Encode(question, policy);
+
+    /// <summary>
+    /// Captures every question under <paramref name="settings"/> (layers, pooling, BOS policy, token limit).
+    /// Questions are sorted by length and run in batches of at most <paramref name="batchSize"/>, so padding
+    /// stays small; results come back in the input order. A question over the token limit fails alone.
+    /// </summary>
+    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (settings.Layers.Count == 0 || settings.Layers.Max() >= model.LayerCount || settings.Layers.Min() < 0)
+        {
+            throw new ArgumentException($"the engine holds layers 0..{model.LayerCount - 1}; asked for {string.Join(",", settings.Layers)}");
+        }
+        var maxTokens = MaxTokens(settings);
+        var results = new QuestionCapture?[questions.Count];
+        var tokenized = new List<(int Index, int[] Ids)>();
+        using var tokenizing = ActivationsTelemetry.Source.StartActivity("tokenize");
+        tokenizing?.SetTag("activations.questions", questions.Count);
+        for (var i = 0; i < questions.Count; i++)
+        {
+            var ids = Tokenize(questions[i], settings.BosPolicy);
+            if (ids.Length == 0)
+            {
+                results[i] = new QuestionCapture(0, null, "the question has no tokens");
+            }
+            else if (ids.Length > maxTokens)
+            {
+                results[i] = new QuestionCapture(ids.Length, null, $"the question has {ids.Length} tokens, more than the limit of {maxTokens}");
+            }
+            else
+            {
+                tokenized.Add((i, ids));
+            }
+        }
+        tokenizing?.SetTag("activations.token_count", tokenized.Sum(t => t.Ids.Length));
+        tokenizing?.Dispose();
+        tokenized.Sort((a, b) => b.Ids.Length.CompareTo(a.Ids.Length));
+        foreach (var chunk in tokenized.Chunk(batchSize))
+        {
+            var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), settings);
+            for (var row = 0; row < chunk.Length; row++)
+            {
+                results[chunk[row].Index] = new QuestionCapture(chunk[row].Ids.Length, vectors[row], null);
+            }
+        }
+        return results!;
+    }
+
+    /// <summary>One forward pass over right-padded rows; returns [row][slot] vectors, slots in the settings' layer order.</summary>
+    float[][][] RunBatch(int[][] rows, CaptureSettings settings)
+    {
+        var batch = rows.Length;
+        var length = rows.Max(r => r.Length);
+        var tokens = rows.Sum(r => r.Length);
+        using var span = ActivationsTelemetry.Source.StartActivity("forward");
+        span?.SetTag("activations.batch_size", batch);
+        span?.SetTag("activations.token_count", tokens);
+        span?.SetTag("activations.padded_length", length);
+        span?.SetTag("activations.device", Target.DeviceName);
+        span?.SetTag("activations.dtype", Target.DtypeName);
+        var clock = Stopwatch.StartNew();
+        var padded = new long[batch * length];
+        var lengths = new long[batch];
+        for (var r = 0; r < batch; r++)
+        {
+            lengths[r] = rows[r].Length;
+            for (var t = 0; t < rows[r].Length; t++)
+            {
+                padded[r * length + t] = rows[r][t];
+            }
+        }
+        var slots = settings.Layers.Select((layer, slot) => (layer, slot)).ToLookup(p => p.layer, p => p.slot);
+        var output = new float[batch][][];
+        for (var r = 0; r < batch; r++)
+        {
+            output[r] = new float[settings.Layers.Count][];
+        }
+        using var scope = torch.NewDisposeScope();
+        var ids = torch.tensor(padded, [batch, length], ScalarType.Int64);
+        Tensor? keyValid = null;
+        if (lengths.Any(l => l != length))
+        {
+            keyValid = torch.arange(0, length, ScalarType.Int64).unsqueeze(0).lt(torch.tensor(lengths, ScalarType.Int64).unsqueeze(1));
+        }
+        var leadingBos = settings.BosPolicy == BosPolicy.Bos;
+        var deepest = settings.Layers.Max();
+        model.Forward(ids, keyValid, (layer, residual) =>
+        {
+            if (!slots.Contains(layer))
+            {
+                return;
+            }
+            using var pooled = ResidualPooler.Pool(residual, lengths, settings.Pooling, leadingBos).cpu();
+            var flat = pooled.data<float>().ToArray();
+            var hidden = (int)pooled.shape[1];
+            for (var r = 0; r < batch; r++)
+            {
+                var vector = flat.AsSpan(r * hidden, hidden).ToArray();
+                foreach (var slot in slots[layer])
+                {
+                    output[r][slot] = vector;
+                }
+            }
+        }, stopAfterLayer: deepest);
+        ForwardPasses++;
+        ActivationsTelemetry.ForwardDuration.Record(clock.Elapsed.TotalSeconds);
+        ActivationsTelemetry.BatchSize.Record(batch);
+        ActivationsTelemetry.Tokens.Add(tokens);
+        logger.LogDebug("Forward pass: {BatchSize} questions, {Tokens} tokens padded to {Length}", batch, tokens, length);
+        return output;
+    }
+
+    public void Dispose()
+    {
+        model.Dispose();
+        if (ownsTokenizer)
+        {
+            tokenizer.Dispose();
+        }
+    }
+}

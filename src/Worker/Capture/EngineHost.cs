@@ -1,0 +1,83 @@
+using Activations.Contracts;
+using Activations.Worker.Loading;
+using Microsoft.Extensions.Logging;
+
+namespace Activations.Worker.Capture;
+
+/// <summary>
+/// A worker's one model on its one device. The engine is loaded for the first job's dtype and depth, and
+/// reloaded only when a job needs a deeper layer or another dtype. One forward pass at a time.
+/// </summary>
+/// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
+public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null) : IDisposable
+{
+    readonly Lock gate = new();
+    ActivationEngine? engine;
+    ComputeDtype loadedDtype;
+
+    public ModelFolder Folder => folder;
+
+    public string Fingerprint { get; } = fingerprint ?? ModelFingerprint.Compute(folder);
+
+    /// <summary>Whether a model is loaded (readiness).</summary>
+    public bool IsLoaded => Volatile.Read(ref engine) is not null;
+
+    /// <summary>Forward passes run by every engine this host has held.</summary>
+    public long ForwardPasses { get; private set; }
+
+    public ComputeTarget? Target => engine?.Target;
+
+    /// <summary>
+    /// Test hook for the fault tests (never set in production): a batch holding a question that contains this text
+    /// throws, as a worker bug or a bad input that crashes the engine would.
+    /// </summary>
+    public const string PoisonTextVariable = "ACTIVATIONS_TEST_POISON_TEXT";
+
+    readonly string? poison = Environment.GetEnvironmentVariable(PoisonTextVariable) is { Length: > 0 } text ? text : null;
+
+    /// <summary>Loads the engine for <paramref name="settings"/> now, rather than on the first batch.</summary>
+    public void Preload(CaptureSettings settings)
+    {
+        lock (gate)
+        {
+            EnsureEngine(settings);
+        }
+    }
+
+    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize)
+    {
+        lock (gate)
+        {
+            if (poison is not null && questions.FirstOrDefault(q => q.Contains(poison, StringComparison.Ordinal)) is { } poisoned)
+            {
+                throw new InvalidOperationException($"the engine failed on a question containing '{poison}' ({PoisonTextVariable} is set)");
+            }
+            var current = EnsureEngine(settings);
+            var before = current.ForwardPasses;
+            var result = current.Capture(questions, settings, batchSize);
+            ForwardPasses += current.ForwardPasses - before;
+            return result;
+        }
+    }
+
+    ActivationEngine EnsureEngine(CaptureSettings settings)
+    {
+        var deepest = settings.Layers.Max();
+        if (engine is not null && engine.LayerCount > deepest && loadedDtype == settings.Dtype)
+        {
+            return engine;
+        }
+        if (engine is not null)
+        {
+            logger.LogInformation("Reloading the model: the job needs layer {Layer} in {Dtype}", deepest, OptionNames.Of(settings.Dtype));
+            engine.Dispose();
+            engine = null;
+        }
+        var loaded = ActivationEngine.Load(folder, settings with { Device = device }, logger);
+        loadedDtype = settings.Dtype;
+        Volatile.Write(ref engine, loaded);
+        return loaded;
+    }
+
+    public void Dispose() => engine?.Dispose();
+}

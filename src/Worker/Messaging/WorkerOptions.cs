@@ -1,0 +1,60 @@
+namespace Activations.Worker.Messaging;
+
+public sealed record WorkerOptions
+{
+    /// <summary>Shown in results and logs, so a row can be traced to the worker that computed it.</summary>
+    public string Name { get; init; } = $"{Environment.MachineName}/{Environment.ProcessId}";
+
+    /// <summary>Most questions per forward pass, and per consumed batch, unless a job asks for fewer.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>How long a partial batch waits for more questions before it runs.</summary>
+    public TimeSpan BatchTimeLimit { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>When set, rewritten after every batch with this worker's counters (JSON), so a test or an operator can see what it computed.</summary>
+    public string? StatsFile { get; init; }
+
+    /// <summary>This worker's counters (shared by every consumer instance).</summary>
+    public WorkerStats Stats { get; } = new();
+}
+
+/// <summary>What a worker has done since it started.</summary>
+public sealed class WorkerStats
+{
+    long messages;
+    long questions;
+    long failed;
+
+    /// <summary>Question messages consumed and acknowledged (answered with a result or a failure).</summary>
+    public long Messages => Interlocked.Read(ref messages);
+
+    /// <summary>Questions run through the engine (a message repeated within one batch runs once).</summary>
+    public long Questions => Interlocked.Read(ref questions);
+
+    /// <summary>Questions answered with a failure.</summary>
+    public long Failed => Interlocked.Read(ref failed);
+
+    public void Add(int messageCount, int questionCount, int failedCount)
+    {
+        Interlocked.Add(ref messages, messageCount);
+        Interlocked.Add(ref questions, questionCount);
+        Interlocked.Add(ref failed, failedCount);
+    }
+
+    readonly Lock writing = new();
+
+    /// <summary>
+    /// Writes the counters to <paramref name="path"/> atomically (a temporary file moved into place), one writer
+    /// at a time: two batches finishing together must not race on the temporary file.
+    /// </summary>
+    public void WriteTo(string path, long forwardPasses)
+    {
+        lock (writing)
+        {
+            var json = System.Text.Json.JsonSerializer.Serialize(new { messages = Messages, questions = Questions, failed = Failed, forward_passes = forwardPasses });
+            var temporary = path + ".tmp";
+            File.WriteAllText(temporary, json);
+            File.Move(temporary, path, overwrite: true);
+        }
+    }
+}

