@@ -40,6 +40,18 @@ public sealed record RabbitMqEndpoint(string Host, int Port, string VirtualHost,
         });
     }
 
+    /// <summary>A RabbitMQ client connection factory for the same broker (for what MassTransit does not expose: queue depth and consumers).</summary>
+    public RabbitMQ.Client.ConnectionFactory CreateConnectionFactory() => new()
+    {
+        HostName = Host,
+        Port = Port,
+        VirtualHost = VirtualHost,
+        UserName = Username,
+        Password = Password,
+        Ssl = { Enabled = UseTls, ServerName = Host },
+        ClientProvidedName = "activations-monitor",
+    };
+
     /// <summary>The address with the password masked, for logs.</summary>
     public override string ToString() => $"{(UseTls ? "amqps" : "amqp")}://{Username}:***@{Host}:{Port}/{Uri.EscapeDataString(VirtualHost)}";
 }

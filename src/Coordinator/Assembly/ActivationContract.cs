@@ -45,6 +45,24 @@ public static class ActivationContract
         }
     }
 
+    /// <summary>
+    /// The row counts a selection will give every layer, checked before the store is created or any forward pass
+    /// runs: a selection that cannot meet the contract is refused while the output folder is still untouched.
+    /// </summary>
+    public static void ValidateSelection(int faithful, int unfaithful)
+    {
+        if (faithful < MinRowsPerClass)
+        {
+            throw ContractViolationException.ForSelection(ContractCheck.MinFaithfulRows,
+                $"the selection has {faithful} faithful pairs, at least {MinRowsPerClass} are required");
+        }
+        if (unfaithful < MinRowsPerClass)
+        {
+            throw ContractViolationException.ForSelection(ContractCheck.MinUnfaithfulRows,
+                $"the selection has {unfaithful} unfaithful pairs, at least {MinRowsPerClass} are required");
+        }
+    }
+
     static bool IsAllowed(ScalarType dtype) => dtype is ScalarType.Float32 or ScalarType.Float16;
 
     static string Shape(Tensor tensor) => $"[{string.Join(", ", tensor.shape)}]";

@@ -16,6 +16,9 @@ public static class CoordinatorCommands
     /// <summary>Exit code for a contract violation (nothing written).</summary>
     public const int ContractViolationExitCode = 3;
 
+    /// <summary>Exit code for a job that received no result for --stall-timeout seconds.</summary>
+    public const int StalledExitCode = 4;
+
     public static RootCommand Build(Action<ILoggingBuilder>? configureLogging = null)
     {
         configureLogging ??= l => ConsoleHost.ConfigureLogging(l);
@@ -46,9 +49,11 @@ public static class CoordinatorCommands
         var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"Distributed: RabbitMQ address amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable}); questions go to separate worker processes" };
         var postgres = new Option<string?>("--postgres") { Description = $"Distributed: PostgreSQL connection string \"Host=…;Username=…;Password=…;Database=…\" (or {ConnectionStrings.PostgresEnvironmentVariable}); default: SQLite in --out" };
         var localWorker = new Option<bool>("--local-worker") { Description = "With --rabbitmq: also run a worker in this process" };
+        var stallTimeout = new Option<int?>("--stall-timeout") { Description = "Fail the job (exit 4) when no result has arrived for this many seconds (default: wait as long as it takes)" };
+        var keepFailures = new Option<bool>("--keep-failures") { Description = "On a rerun, keep the failures recorded before instead of computing those questions again" };
         var command = new Command("run", "Run (or resume) a capture job. Without --rabbitmq everything runs in this process.")
         {
-            scores, responses, model, output, revision, layers, maxFaithful, maxUnfaithful, variant, pooling, prependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, postgres, localWorker,
+            scores, responses, model, output, revision, layers, maxFaithful, maxUnfaithful, variant, pooling, prependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, postgres, localWorker, stallTimeout, keepFailures,
         };
         command.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         {
@@ -73,6 +78,8 @@ public static class CoordinatorCommands
                 RabbitMq = parse.GetValue(rabbitmq),
                 Postgres = parse.GetValue(postgres),
                 LocalWorker = parse.GetValue(localWorker),
+                StallTimeout = parse.GetValue(stallTimeout),
+                KeepFailures = parse.GetValue(keepFailures),
             });
             using var telemetry = ActivationsTelemetry.Start("activations-coordinator");
             using var loggers = LoggerFactory.Create(configureLogging);
@@ -91,6 +98,11 @@ public static class CoordinatorCommands
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return JobFailedExitCode;
+            }
+            catch (JobStalledException e)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return StalledExitCode;
             }
         }));
         return command;

@@ -46,6 +46,8 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             var responses = new ResponsesJsonlReader().Read(run.Responses);
             selection = PairSelection.Select(scores, responses, run.Limits, logger);
         }
+        // A selection that cannot meet the contract is refused now: no store, no forward pass, the folder untouched.
+        ActivationContract.ValidateSelection(selection.Faithful.Count, selection.Unfaithful.Count);
         using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
         var folder = ModelFolder.Open(await locator.ResolveAsync(settings.Model, settings.Revision, cancellation));
         ActivationEngine.ValidateLayers(settings.Layers, folder.Config, folder.Path);
@@ -72,12 +74,31 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             q.JobId = job.Id;
         }
         (job, var resumed) = await store.FindOrCreateJobAsync(job, questions, cancellation);
+        if (resumed && !run.KeepFailures)
+        {
+            // The cause of a failure (a worker bug, a bad node) may be gone: a rerun asks those questions again.
+            var cleared = await store.ClearFailuresAsync(job.Id, cancellation);
+            if (cleared > 0)
+            {
+                logger.LogInformation("Computing again {Count} question(s) that failed in a previous run (--keep-failures keeps them failed)", cleared);
+            }
+        }
         jobSpan?.SetTag("activations.job_id", job.Id);
         jobSpan?.SetTag("activations.questions", job.QuestionCount);
         logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), layers {Layers}, pooling {Pooling}, {Bos}",
             resumed ? "Resuming" : "Created", job.Id, job.QuestionCount, folder.Path, fingerprint, string.Join(",", settings.Layers), OptionNames.Of(settings.Pooling), OptionNames.Of(settings.BosPolicy));
 
-        var (published, captureTime) = await CaptureMissingAsync(run, store, job, resumed, folder, fingerprint, cancellation);
+        int published;
+        TimeSpan captureTime;
+        try
+        {
+            (published, captureTime) = await CaptureMissingAsync(run, store, job, resumed, folder, fingerprint, cancellation);
+        }
+        catch (JobStalledException e)
+        {
+            await store.SetStatusAsync(job.Id, JobStatus.Failed, e.Message, CancellationToken.None);
+            throw;
+        }
 
         var failures = await store.FailuresAsync(job.Id, cancellation);
         if (failures.Count > 0 && run.OnFailure == FailurePolicy.Fail)
@@ -153,7 +174,21 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
                 logger.LogInformation("{Finished} of {Total} questions already have a result; publishing the other {Missing}", progress.Finished, progress.Total, missing.Count);
             }
             var bus = app.Services.GetRequiredService<IBus>();
-            var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{QueueNames.CaptureQuestions(fingerprint)}"));
+            var queue = QueueNames.CaptureQuestions(fingerprint);
+            await using var queueWatch = run.Broker is { } broker ? new QuestionQueueWatch(broker, logger) : null;
+            Uri address;
+            if (queueWatch is not null)
+            {
+                // Declared here with the workers' arguments, so the questions wait for workers that start later;
+                // sent to its exchange, so MassTransit does not declare the queue again with its own defaults.
+                await queueWatch.DeclareAsync(queue, cancellation);
+                address = new Uri($"exchange:{queue}");
+            }
+            else
+            {
+                address = new Uri($"queue:{queue}");
+            }
+            var endpoint = await bus.GetSendEndpoint(address);
             var publishing = Stopwatch.StartNew();
             foreach (var chunk in missing.Chunk(SendChunk))
             {
@@ -173,11 +208,32 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
                 logger.LogInformation("Published {Count} questions to {Queue} in {Seconds:F1} s", missing.Count, QueueNames.CaptureQuestions(fingerprint), publishing.Elapsed.TotalSeconds);
             }
             var reporter = new ProgressReporter(logger, progress.Finished, TimeSpan.FromSeconds(2));
+            var waiting = Stopwatch.StartNew();
+            var stall = new StallWatch(run.StallTimeout, waiting.Elapsed);
+            var nextQueueCheck = TimeSpan.Zero;
+            QueueState? state = null;
             while (!progress.IsComplete)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200), cancellation);
                 progress = await store.ProgressAsync(job.Id, cancellation);
                 reporter.Report(progress);
+                var now = waiting.Elapsed;
+                if (queueWatch is not null && now >= nextQueueCheck)
+                {
+                    nextQueueCheck = now + QueueCheckInterval;
+                    state = await queueWatch.StateAsync(queue, cancellation);
+                    if (stall.WarnNoConsumer(now, state?.Consumers))
+                    {
+                        logger.LogWarning("No worker has consumed {Queue} for {Seconds:F0} s: {Waiting} questions wait there. {Advice}",
+                            queue, StallWatch.NoConsumerWarning.TotalSeconds, state!.Waiting, WhatToCheck(run, folder, fingerprint));
+                    }
+                }
+                if (stall.IsStalled(now, progress.Finished))
+                {
+                    var seen = state is null ? "its state is unknown" : $"it has {state.Consumers} consumer(s) and {state.Waiting} question(s) waiting";
+                    throw new JobStalledException($"no result arrived for {stall.SinceProgress(now).TotalSeconds:F0} s (--stall-timeout); {progress.Finished} of {progress.Total} questions are done. "
+                        + $"The questions are in {queue}: {seen}. {WhatToCheck(run, folder, fingerprint)} Run the same command again to resume.");
+                }
             }
             reporter.Report(progress, force: true);
             return (missing.Count, publishing.Elapsed);
@@ -209,6 +265,14 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             }
         }
     }
+
+    static readonly TimeSpan QueueCheckInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>What an operator checks when no worker answers: the same model and revision, the same broker, a loaded model.</summary>
+    static string WhatToCheck(ValidatedRun run, ModelFolder folder, string fingerprint) =>
+        $"This job runs model {run.Settings.Model} at revision {run.Settings.Revision ?? "(default branch)"} ({folder.Path}), fingerprint {fingerprint}. "
+        + "Check that workers run with the same --model and --revision (another revision is another model, with another queue), "
+        + $"that they reach this broker ({run.Broker}), and that they are ready (their /health/ready; their log names the queue they consume).";
 
     static readonly TimeSpan BacklogQuiet = TimeSpan.FromSeconds(2);
     static readonly TimeSpan BacklogLimit = TimeSpan.FromSeconds(30);
@@ -260,6 +324,9 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         return string.Join("; ", failures.Select(f => $"pair {pairs[f.QuestionIndex]}: {f.Reason}"));
     }
 }
+
+/// <summary>No result arrived for --stall-timeout: the job stops (exit 4), resumable by running it again.</summary>
+public sealed class JobStalledException(string message) : Exception(message);
 
 /// <summary>The job cannot produce its files (questions that failed under --on-failure fail).</summary>
 public sealed class JobFailedException(string message) : Exception(message);

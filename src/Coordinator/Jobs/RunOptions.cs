@@ -35,6 +35,10 @@ public sealed record RunOptions
     public string? Postgres { get; init; }
     public bool LocalWorker { get; init; }
     public string OnFailure { get; init; } = "fail";
+    /// <summary>Seconds without a result after which the job fails (exit 4); null: wait as long as it takes.</summary>
+    public int? StallTimeout { get; init; }
+    /// <summary>Keep the failures a previous run recorded instead of computing those questions again.</summary>
+    public bool KeepFailures { get; init; }
 }
 
 /// <summary>A run whose every parameter has been checked; built only by <see cref="Validate"/>.</summary>
@@ -48,7 +52,9 @@ public sealed record ValidatedRun(
     RabbitMqEndpoint? Broker,
     string? Postgres,
     bool LocalWorker,
-    FailurePolicy OnFailure)
+    FailurePolicy OnFailure,
+    TimeSpan? StallTimeout = null,
+    bool KeepFailures = false)
 {
     /// <summary>Whether this process runs a worker of its own (always without a broker).</summary>
     public bool RunsLocalWorker => Broker is null || LocalWorker;
@@ -71,6 +77,10 @@ public sealed record ValidatedRun(
         if (options.BatchSize is < 1)
         {
             throw new InvalidInputException("--batch-size", "must be at least 1");
+        }
+        if (options.StallTimeout is < 1)
+        {
+            throw new InvalidInputException("--stall-timeout", $"must be at least 1 second (got {options.StallTimeout})");
         }
         var onFailure = options.OnFailure.Trim().ToLowerInvariant() switch
         {
@@ -101,7 +111,9 @@ public sealed record ValidatedRun(
             string.IsNullOrWhiteSpace(rabbitmq) ? null : RabbitMqEndpoint.Parse(rabbitmq),
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
-            onFailure);
+            onFailure,
+            options.StallTimeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+            options.KeepFailures);
     }
 
     static int[] ParseLayers(string text)

@@ -176,6 +176,13 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         return inserted;
     }
 
+    /// <summary>Deletes the job's recorded failures, so a rerun asks those questions again; the number deleted.</summary>
+    public Task<int> ClearFailuresAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        return await db.Failures.Where(f => f.JobId == jobId).ExecuteDeleteAsync(ct);
+    }, cancellation).AsTask();
+
     /// <summary>Records questions that cannot be captured; the first reason recorded stays.</summary>
     public Task<int> RecordFailuresAsync(IReadOnlyList<QuestionCaptureFailed> failures, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
     {
