@@ -11,7 +11,20 @@ namespace Activations.Integration.Tests;
 /// </summary>
 public class DeployConsistencyTests
 {
-    static readonly string Deploy = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../deploy"));
+    /// <summary>The repository's deploy/ folder, found upwards from the test's output folder.</summary>
+    static readonly string Deploy = FindDeploy();
+
+    static string FindDeploy()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            if (File.Exists(Path.Combine(folder.FullName, "deploy", "docker-compose.yml")))
+            {
+                return Path.Combine(folder.FullName, "deploy");
+            }
+        }
+        throw new DirectoryNotFoundException($"no deploy/docker-compose.yml above {AppContext.BaseDirectory}");
+    }
 
     [Fact]
     public async Task Compose_passes_the_same_model_and_revision_to_the_coordinator_and_every_worker()

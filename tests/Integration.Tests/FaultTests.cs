@@ -256,8 +256,8 @@ public class FaultTests(ITestOutputHelper log)
         Assert.Equal(0u, await Faults.ReadyMessagesAsync(servers, Faults.Queue + "_error"));
         Assert.Contains("failed on its last attempt", worker.Output + worker.Error);
 
-        // --on-failure drop: the same job resumes (nothing left to compute) and leaves the two pairs out.
-        (exitCode, stdout, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, job.Distributed(output, servers, "--max-tokens", "64", "--on-failure", "drop"), JobTimeout);
+        // --on-failure drop --keep-failures: the same job resumes (nothing left to compute) and leaves the two pairs out.
+        (exitCode, stdout, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, job.Distributed(output, servers, "--max-tokens", "64", "--on-failure", "drop", "--keep-failures"), JobTimeout);
         Assert.True(exitCode == 0, stdout + stderr);
         Assert.Contains("(resumed; 0 questions computed in this run)", stdout);
         Faults.AssertSameFiles(expected, output, FaultJob.Faithful - 2, FaultJob.Unfaithful);

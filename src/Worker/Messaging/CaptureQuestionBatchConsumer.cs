@@ -12,20 +12,111 @@ namespace Activations.Worker.Messaging;
 /// A batch that throws is retried (the definition's retry policy); on the last attempt each question runs alone and
 /// the ones that still throw are answered with <see cref="QuestionCaptureFailed"/>, so a poison question never
 /// blocks the queue nor leaves its job waiting.
+/// A question that a worker was lost holding (the broker's delivery count is above 0: its process died, or its
+/// connection dropped) is not run in a batch: it is moved to the isolation queue, where each runs alone, so a
+/// question that kills the process takes no other question down with it.
 /// </summary>
 public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions options, ILogger<CaptureQuestionBatchConsumer> logger)
-    : IConsumer<Batch<CaptureQuestion>>
+    : QuestionAnswerer(host, options, logger), IConsumer<Batch<CaptureQuestion>>
 {
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
     {
-        var questions = context.Message.Select(m => m.Message).ToArray();
+        var fresh = new List<CaptureQuestion>(context.Message.Length);
+        var suspects = new List<(CaptureQuestion Question, int Deaths)>();
+        foreach (var message in context.Message)
+        {
+            var deaths = QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders);
+            if (deaths > 0)
+            {
+                suspects.Add((message.Message, deaths));
+            }
+            else
+            {
+                fresh.Add(message.Message);
+            }
+        }
+        if (suspects.Count > 0)
+        {
+            var isolation = await context.GetSendEndpoint(new Uri($"exchange:{QueueNames.IsolatedQuestions(Host.Fingerprint)}"));
+            foreach (var (question, deaths) in suspects)
+            {
+                await isolation.Send(question, send => send.Headers.Set(QuestionQueueTopology.PriorDeathsHeader, deaths), context.CancellationToken);
+            }
+            Logger.LogWarning("{Count} question(s) were held by a worker that was lost; each runs alone on {Queue}", suspects.Count, QueueNames.IsolatedQuestions(Host.Fingerprint));
+        }
+        if (fresh.Count > 0)
+        {
+            await AnswerAsync(context, fresh, context.GetRetryAttempt() >= CaptureQuestionBatchConsumerDefinition.RetryLimit, context.Message.Length);
+        }
+        else
+        {
+            Options.Stats.Add(context.Message.Length, 0, 0);
+        }
+    }
+}
+
+/// <summary>
+/// The isolation queue: one question at a time (prefetch 1), so a worker that dies holds nothing else. The broker
+/// counts the deaths here too; a question whose worker died <see cref="WorkerOptions.DeathLimit"/> times is answered
+/// as failed, with that reason, without running it again.
+/// </summary>
+public sealed class IsolatedQuestionConsumer(EngineHost host, WorkerOptions options, ILogger<IsolatedQuestionConsumer> logger)
+    : QuestionAnswerer(host, options, logger), IConsumer<Batch<CaptureQuestion>>
+{
+    public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
+    {
+        var runnable = new List<CaptureQuestion>();
+        var failed = new List<QuestionCaptureFailed>();
+        foreach (var message in context.Message)
+        {
+            var deaths = QuestionQueueTopology.PriorDeaths(message.Headers) + QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders);
+            if (deaths >= Options.DeathLimit)
+            {
+                var question = message.Message;
+                Logger.LogWarning("Question {PairId} of job {JobId}: the worker process died {Deaths} times on it; answered as failed", question.PairId, question.JobId, deaths);
+                failed.Add(new QuestionCaptureFailed
+                {
+                    JobId = question.JobId,
+                    QuestionIndex = question.QuestionIndex,
+                    PairId = question.PairId,
+                    Reason = $"the worker process died {deaths} times on it",
+                    Worker = Options.Name,
+                });
+            }
+            else
+            {
+                runnable.Add(message.Message);
+            }
+        }
+        if (failed.Count > 0)
+        {
+            ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
+            await context.PublishBatch(failed, context.CancellationToken);
+            Options.Stats.Add(failed.Count, 0, failed.Count);
+        }
+        if (runnable.Count > 0)
+        {
+            await AnswerAsync(context, runnable, context.GetRetryAttempt() >= CaptureQuestionBatchConsumerDefinition.RetryLimit, runnable.Count);
+        }
+    }
+}
+
+/// <summary>What both question consumers share: run questions through the engine and publish one answer per question.</summary>
+public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, ILogger logger)
+{
+    protected EngineHost Host => host;
+    protected WorkerOptions Options => options;
+    protected ILogger Logger => logger;
+
+    /// <param name="messages">messages consumed, for the stats (a question repeated in one batch runs once)</param>
+    protected async Task AnswerAsync(ConsumeContext context, IReadOnlyList<CaptureQuestion> questions, bool lastAttempt, int messages)
+    {
         var foreign = questions.FirstOrDefault(q => q.ModelFingerprint != host.Fingerprint);
         if (foreign is not null)
         {
             throw new ForeignModelException(foreign.ModelFingerprint, host.Fingerprint);
         }
-        var lastAttempt = context.GetRetryAttempt() >= CaptureQuestionBatchConsumerDefinition.RetryLimit;
-        var captured = new List<QuestionActivationsCaptured>(questions.Length);
+        var captured = new List<QuestionActivationsCaptured>(questions.Count);
         var failed = new List<QuestionCaptureFailed>();
         var computed = 0;
         // A batch may mix jobs; each job's settings apply to its own questions.
@@ -39,9 +130,10 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
             IReadOnlyList<QuestionCapture> captures;
             try
             {
+                // Not cancelled when the worker stops: a batch in hand is finished and answered (graceful shutdown).
                 captures = lastAttempt
-                    ? await Task.Run(() => CaptureIsolating(texts, first.Settings, batchSize), context.CancellationToken)
-                    : await Task.Run(() => host.Capture(texts, first.Settings, batchSize), context.CancellationToken);
+                    ? await Task.Run(() => CaptureIsolating(texts, first.Settings, batchSize), CancellationToken.None)
+                    : await Task.Run(() => host.Capture(texts, first.Settings, batchSize), CancellationToken.None);
             }
             finally
             {
@@ -84,12 +176,12 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
         }
         ActivationsTelemetry.QuestionsCaptured.Add(captured.Count);
         ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
-        await context.PublishBatch(captured, context.CancellationToken);
+        await context.PublishBatch(captured, CancellationToken.None);
         if (failed.Count > 0)
         {
-            await context.PublishBatch(failed, context.CancellationToken);
+            await context.PublishBatch(failed, CancellationToken.None);
         }
-        options.Stats.Add(questions.Length, computed, failed.Count);
+        options.Stats.Add(messages, computed, failed.Count);
         if (options.StatsFile is { } statsFile)
         {
             options.Stats.WriteTo(statsFile, host.ForwardPasses);

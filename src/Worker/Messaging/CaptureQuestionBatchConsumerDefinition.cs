@@ -1,4 +1,5 @@
 using Activations.Contracts.Messages;
+using Activations.ServiceDefaults;
 using Activations.Worker.Capture;
 using MassTransit;
 
@@ -27,6 +28,7 @@ public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<CaptureQuestionBatchConsumer> consumerConfigurator, IRegistrationContext context)
     {
+        QuestionQueueTopology.Configure(endpointConfigurator);
         endpointConfigurator.PrefetchCount = options.BatchSize * (BatchesInHand + 1);
         // A foreign-model question is never retried here; it goes to the error queue untouched. Anything else is
         // retried RetryLimit times; the consumer's last attempt answers every question (a result or a failure).
@@ -35,5 +37,26 @@ public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<
             .SetMessageLimit(options.BatchSize)
             .SetTimeLimit(options.BatchTimeLimit)
             .SetConcurrencyLimit(BatchesInHand));
+    }
+}
+
+/// <summary>
+/// The isolation queue's endpoint: one message in hand at a time (prefetch 1, batches of one), so a worker that dies
+/// on a question is counted against that question alone.
+/// </summary>
+public sealed class IsolatedQuestionConsumerDefinition : ConsumerDefinition<IsolatedQuestionConsumer>
+{
+    public IsolatedQuestionConsumerDefinition(EngineHost host)
+    {
+        EndpointName = QueueNames.IsolatedQuestions(host.Fingerprint);
+        ConcurrentMessageLimit = 1;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<IsolatedQuestionConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        QuestionQueueTopology.Configure(endpointConfigurator);
+        endpointConfigurator.PrefetchCount = 1;
+        consumerConfigurator.UseMessageRetry(r => r.Exponential(CaptureQuestionBatchConsumerDefinition.RetryLimit, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500)).Ignore<ForeignModelException>());
+        consumerConfigurator.Options<BatchOptions>(o => o.SetMessageLimit(1).SetTimeLimit(TimeSpan.FromMilliseconds(1)).SetConcurrencyLimit(1));
     }
 }

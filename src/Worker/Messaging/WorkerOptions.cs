@@ -8,6 +8,12 @@ public sealed record WorkerOptions
     /// <summary>Most questions per forward pass, and per consumed batch, unless a job asks for fewer.</summary>
     public int BatchSize { get; init; } = 32;
 
+    /// <summary>
+    /// A question whose worker process died this many times while holding it (counted by the broker, so it survives
+    /// the process) is answered as failed instead of being run again.
+    /// </summary>
+    public int DeathLimit { get; init; } = 3;
+
     /// <summary>How long a partial batch waits for more questions before it runs.</summary>
     public TimeSpan BatchTimeLimit { get; init; } = TimeSpan.FromMilliseconds(50);
 

@@ -6,5 +6,8 @@ public static class WorkerRegistration
 {
     /// <summary>Adds the capture consumer; it needs an <see cref="Capture.EngineHost"/> and <see cref="WorkerOptions"/> in the container.</summary>
     public static void AddCaptureWorker(this IBusRegistrationConfigurator bus)
-        => bus.AddConsumer<CaptureQuestionBatchConsumer, CaptureQuestionBatchConsumerDefinition>();
+    {
+        bus.AddConsumer<CaptureQuestionBatchConsumer, CaptureQuestionBatchConsumerDefinition>();
+        bus.AddConsumer<IsolatedQuestionConsumer, IsolatedQuestionConsumerDefinition>();
+    }
 }
