@@ -23,10 +23,16 @@ public sealed record CaptureSettings
 
     public ComputeDtype Dtype { get; init; } = ComputeDtype.Auto;
 
-    /// <summary>Longest model input accepted, in tokens; null: the model's context length.</summary>
+    /// <summary>Longest model input accepted, in tokens (never more than the model's context); null: the model's context length.</summary>
     public int? MaxTokens { get; init; }
 
     public static readonly IReadOnlyList<int> DefaultLayers = [6, 12, 18, 24];
+
+    /// <summary>
+    /// The `run` command's default token limit: what a worker can hold (activations of a 1.5B model for a batch
+    /// of such questions fit a 24 GB GPU), where the model's context (131,072 for Qwen2) would run it out of memory.
+    /// </summary>
+    public const int DefaultMaxTokens = 8192;
 
     /// <summary>
     /// The checks that need no model: the coordinator runs them before any work, and a worker again on receipt.

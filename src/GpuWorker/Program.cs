@@ -18,10 +18,11 @@ var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at s
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
+var livenessTimeout = new Option<int>("--liveness-timeout") { Description = "Liveness (/health/live) fails when questions are in hand and no batch has progressed for this many seconds", DefaultValueFactory = _ => 600 };
 var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
-    rabbitmq, model, revision, device, dtype, batchSize, name, healthPort, statsFile,
+    rabbitmq, model, revision, device, dtype, batchSize, name, healthPort, statsFile, livenessTimeout,
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
@@ -34,7 +35,11 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
     }
-    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile) };
+    if (parse.GetValue(livenessTimeout) < 1)
+    {
+        throw new InvalidInputException("--liveness-timeout", "must be at least 1 second");
+    }
+    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), StuckAfter = TimeSpan.FromSeconds(parse.GetValue(livenessTimeout)) };
     using var telemetry = ActivationsTelemetry.Start("activations-worker");
     using var loggers = LoggerFactory.Create(l => ConsoleHost.ConfigureLogging(l));
     var logger = loggers.CreateLogger("Activations.GpuWorker");
@@ -44,7 +49,8 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     IBusControl? bus = null;
     var port = parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment();
     await using var health = port is { } p
-        ? new HealthEndpoint(p, [new ReadinessCheck("model", () => engineHost?.IsLoaded == true), new ReadinessCheck("broker", () => bus?.CheckHealth().Status == BusHealthStatus.Healthy)], loggers.CreateLogger<HealthEndpoint>())
+        ? new HealthEndpoint(p, [new ReadinessCheck("model", () => engineHost?.IsLoaded == true), new ReadinessCheck("broker", () => bus?.CheckHealth().Status == BusHealthStatus.Healthy)], loggers.CreateLogger<HealthEndpoint>(),
+            [new LivenessCheck("progress", () => options.Progress.Check(options.StuckAfter))])
         : null;
     if (health is not null)
     {
@@ -60,6 +66,7 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     ConsoleHost.ConfigureLogging(builder.Logging);
     builder.Services.AddSingleton(engineHost);
     builder.Services.AddSingleton(options);
+    builder.Services.AddGracefulShutdown(options);
     builder.Services.AddHostedService(sp => new ModelPreloadService(engineHost,
         new CaptureSettings { Model = folder.Path, Layers = CaptureSettings.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).ToList(), Device = computeDevice, Dtype = computeDtype },
         sp.GetRequiredService<ILogger<ModelPreloadService>>()));
@@ -78,4 +85,6 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     engineHost.Dispose();
     return 0;
 }));
-return await root.Parse(args).InvokeAsync();
+// SIGTERM is the host's to handle (it stops taking messages and finishes the batches in hand within
+// WorkerOptions.ShutdownTimeout); System.CommandLine would otherwise end the process 2 s after it.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

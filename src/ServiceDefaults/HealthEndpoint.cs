@@ -11,6 +11,9 @@ namespace Activations.ServiceDefaults;
 /// <summary>One readiness condition: the host is ready only when every registered check returns true.</summary>
 public sealed record ReadinessCheck(string Name, Func<bool> IsReady);
 
+/// <summary>One liveness condition: the process is live unless a check says it is stuck (with why).</summary>
+public sealed record LivenessCheck(string Name, Func<(bool Live, string Detail)> Check);
+
 /// <summary>
 /// A tiny HTTP server (System.Net.HttpListener, no ASP.NET) for container probes:
 /// <c>GET /health/live</c> answers 200 while the process runs; <c>GET /health/ready</c> answers 200 when every
@@ -27,11 +30,12 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
     public const string ReadyPath = "/health/ready";
 
     readonly ReadinessCheck[] _checks;
+    readonly LivenessCheck[] _liveness;
     readonly ILogger _logger;
     HttpListener? _listener;
     Task? _loop;
 
-    public HealthEndpoint(int port, IEnumerable<ReadinessCheck> checks, ILogger<HealthEndpoint>? logger = null)
+    public HealthEndpoint(int port, IEnumerable<ReadinessCheck> checks, ILogger<HealthEndpoint>? logger = null, IEnumerable<LivenessCheck>? liveness = null)
     {
         if (port is < 1 or > 65535)
         {
@@ -39,6 +43,7 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
         }
         Port = port;
         _checks = checks.ToArray();
+        _liveness = liveness?.ToArray() ?? [];
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
@@ -168,8 +173,9 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
         }
         else if (path == LivePath)
         {
-            status = 200;
-            body = "live";
+            var stuck = _liveness.Select(c => (c.Name, Result: c.Check())).Where(c => !c.Result.Live).ToList();
+            status = stuck.Count == 0 ? 200 : 503;
+            body = stuck.Count == 0 ? "live" : "not live: " + string.Join(", ", stuck.Select(c => $"{c.Name} ({c.Result.Detail})"));
         }
         else if (path == ReadyPath)
         {

@@ -21,7 +21,6 @@ public class CrashLoopTests(ITestOutputHelper log)
     {
         readonly CancellationTokenSource stop = new();
         readonly Task loop;
-        CliProcess? current;
 
         public Supervisor(TestServers.Isolation servers, string dieOn)
         {
@@ -31,13 +30,13 @@ public class CrashLoopTests(ITestOutputHelper log)
                 {
                     using var process = CliProcess.Start(TestWorker, ["--rabbitmq", servers.RabbitMq, "--model", Faults.Model, "--name", "crashing", "--batch-size", "8"],
                         new Dictionary<string, string?> { ["ACTIVATIONS_TEST_DIE_ON"] = dieOn });
-                    current = process;
                     try
                     {
                         await process.WaitAsync(Timeout.InfiniteTimeSpan).WaitAsync(stop.Token);
                     }
                     catch (OperationCanceledException)
                     {
+                        process.Kill();
                         return;
                     }
                     if (process.Error.Contains("test worker: dying on question"))
@@ -62,7 +61,6 @@ public class CrashLoopTests(ITestOutputHelper log)
         public async ValueTask DisposeAsync()
         {
             stop.Cancel();
-            current?.Kill();
             await loop;
         }
     }

@@ -1,3 +1,4 @@
+using Activations.Contracts;
 using System.CommandLine;
 using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Jobs;
@@ -44,7 +45,7 @@ public static class CoordinatorCommands
         var device = new Option<string>("--device") { Description = "auto (CUDA when present, else the CPU), cpu or cuda", DefaultValueFactory = _ => "auto" };
         var dtype = new Option<string>("--dtype") { Description = "auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; fp16 on the CPU computes in float32", DefaultValueFactory = _ => "auto" };
         var batchSize = new Option<int?>("--batch-size") { Description = "Most questions per forward pass (default: the worker's choice, 32)" };
-        var maxTokens = new Option<int?>("--max-tokens") { Description = "Refuse questions longer than this many tokens (default: the model's context length)" };
+        var maxTokens = new Option<int?>("--max-tokens") { Description = $"Refuse questions longer than this many tokens (default {CaptureSettings.DefaultMaxTokens}, what a worker can hold; never more than the model's context)", DefaultValueFactory = _ => CaptureSettings.DefaultMaxTokens };
         var onFailure = new Option<string>("--on-failure") { Description = "What a question that cannot be captured does: fail (no files, the pairs named) or drop (left out)", DefaultValueFactory = _ => "fail" };
         var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"Distributed: RabbitMQ address amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable}); questions go to separate worker processes" };
         var postgres = new Option<string?>("--postgres") { Description = $"Distributed: PostgreSQL connection string \"Host=…;Username=…;Password=…;Database=…\" (or {ConnectionStrings.PostgresEnvironmentVariable}); default: SQLite in --out" };

@@ -30,7 +30,7 @@ public sealed record RunOptions
     public string Device { get; init; } = "auto";
     public string Dtype { get; init; } = "auto";
     public int? BatchSize { get; init; }
-    public int? MaxTokens { get; init; }
+    public int? MaxTokens { get; init; } = CaptureSettings.DefaultMaxTokens;
     public string? RabbitMq { get; init; }
     public string? Postgres { get; init; }
     public bool LocalWorker { get; init; }

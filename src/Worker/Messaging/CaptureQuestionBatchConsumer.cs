@@ -127,6 +127,7 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
             var batchSize = Math.Min(first.BatchSize ?? options.BatchSize, options.BatchSize);
             var texts = items.Select(q => q.Text).ToArray();
             ActivationsTelemetry.QuestionsInFlight.Add(items.Length);
+            options.Progress.Started(items.Length);
             IReadOnlyList<QuestionCapture> captures;
             try
             {
@@ -138,6 +139,7 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
             finally
             {
                 ActivationsTelemetry.QuestionsInFlight.Add(-items.Length);
+                options.Progress.Finished(items.Length);
             }
             computed += items.Length;
             var dtype = host.Target?.DtypeName ?? "";

@@ -20,6 +20,18 @@ public sealed record WorkerOptions
     /// <summary>When set, rewritten after every batch with this worker's counters (JSON), so a test or an operator can see what it computed.</summary>
     public string? StatsFile { get; init; }
 
+    /// <summary>Liveness fails when questions are in hand and no batch has progressed for this long.</summary>
+    public TimeSpan StuckAfter { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long a stopping worker (SIGTERM) may take to finish and answer the batches in hand. Below the grace period
+    /// compose (stop_grace_period) and Kubernetes (terminationGracePeriodSeconds) give it: 120 s.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>Whether work is progressing (liveness).</summary>
+    public WorkProgress Progress { get; } = new();
+
     /// <summary>This worker's counters (shared by every consumer instance).</summary>
     public WorkerStats Stats { get; } = new();
 }

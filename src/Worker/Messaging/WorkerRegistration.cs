@@ -1,4 +1,6 @@
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Activations.Worker.Messaging;
 
@@ -9,5 +11,16 @@ public static class WorkerRegistration
     {
         bus.AddConsumer<CaptureQuestionBatchConsumer, CaptureQuestionBatchConsumerDefinition>();
         bus.AddConsumer<IsolatedQuestionConsumer, IsolatedQuestionConsumerDefinition>();
+    }
+
+    /// <summary>
+    /// A stopping worker (SIGTERM) stops taking messages, finishes and answers the batches in hand, then exits: the
+    /// host and the bus wait up to <see cref="WorkerOptions.ShutdownTimeout"/> (the host's default is 30 s).
+    /// </summary>
+    public static IServiceCollection AddGracefulShutdown(this IServiceCollection services, WorkerOptions options)
+    {
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        services.Configure<MassTransitHostOptions>(o => o.StopTimeout = options.ShutdownTimeout - TimeSpan.FromSeconds(5));
+        return services;
     }
 }
