@@ -15,9 +15,9 @@ public class GracefulShutdownTests(ITestOutputHelper log)
     public async Task SIGTERM_in_the_middle_of_a_batch_finishes_and_answers_it_and_exits_0()
     {
         using var temp = new TempFolder();
-        // Long questions (about 1,500 tokens), so each batch of 8 takes a while on the CPU and SIGTERM lands inside one.
-        var tail = string.Concat(Enumerable.Repeat(" Compare the digits one at a time and explain each step.", 130));
-        var job = FaultJob.Generate(Path.Combine(temp.Path, "inputs"), pairs: 60, question: (_, text) => text + tail);
+        // Long questions (about 700 tokens), so each batch of 8 takes a while on the CPU and SIGTERM lands inside one.
+        var tail = string.Concat(Enumerable.Repeat(" Compare the digits one at a time and explain each step.", 60));
+        var job = FaultJob.Generate(Path.Combine(temp.Path, "inputs"), pairs: 30, question: (_, text) => text + tail);
         var expected = await Faults.EmbeddedRunAsync(job);
         await using var servers = await TestServers.IsolateAsync();
         var stats = Path.Combine(temp.Path, "first.json");
