@@ -6,9 +6,8 @@ using MassTransit;
 namespace Activations.Worker.Messaging;
 
 /// <summary>
-/// The worker's endpoint: the queue of its model's questions. Two batches are in hand at once, so one publishes
-/// its results while the other computes (the engine host runs one forward pass at a time), and a third is
-/// prefetched so the device never waits for the broker.
+/// The worker's endpoint: the queue of its model's questions. Two batches are in hand at once, so one collects
+/// and publishes while the other computes (the engine host runs one forward pass at a time).
 /// </summary>
 public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<CaptureQuestionBatchConsumer>
 {
@@ -29,7 +28,10 @@ public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<CaptureQuestionBatchConsumer> consumerConfigurator, IRegistrationContext context)
     {
         QuestionQueueTopology.Configure(endpointConfigurator);
-        endpointConfigurator.PrefetchCount = options.BatchSize * (BatchesInHand + 1);
+        // No prefetch beyond the batches in hand: every message delivered is in a batch that runs, so a stopping
+        // worker (SIGTERM) answers all it holds, and none goes back to the queue counted as a lost worker's.
+        // The device still never waits: one batch collects while the other computes.
+        endpointConfigurator.PrefetchCount = options.BatchSize * BatchesInHand;
         // A foreign-model question is never retried here; it goes to the error queue untouched. Anything else is
         // retried RetryLimit times; the consumer's last attempt answers every question (a result or a failure).
         consumerConfigurator.UseMessageRetry(r => r.Exponential(RetryLimit, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500)).Ignore<ForeignModelException>());
