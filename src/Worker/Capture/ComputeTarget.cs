@@ -28,11 +28,13 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         _ => "float32",
     };
 
-    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger)
+    /// <param name="onThisMachine">false where the job runs on other machines' workers (a coordinator without a local
+    /// worker): --device cuda is then taken as asked, without a GPU here</param>
+    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
     {
         var cuda = device switch
         {
-            ComputeDevice.Cuda when !torch.cuda.is_available() => throw new InvalidInputException("--device", "CUDA was asked for, but no CUDA device is available"),
+            ComputeDevice.Cuda when onThisMachine && !torch.cuda.is_available() => throw new InvalidInputException("--device", "CUDA was asked for, but no CUDA device is available"),
             ComputeDevice.Cuda => true,
             ComputeDevice.Cpu => false,
             _ => torch.cuda.is_available(),
