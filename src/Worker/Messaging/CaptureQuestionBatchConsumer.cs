@@ -131,10 +131,14 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
             IReadOnlyList<QuestionCapture> captures;
             try
             {
+                // A spec this worker cannot serve (a hook outside its model, another device kind) fails its questions at once.
                 // Not cancelled when the worker stops: a batch in hand is finished and answered (graceful shutdown).
-                captures = lastAttempt
-                    ? await Task.Run(() => CaptureIsolating(texts, first.Settings, batchSize), CancellationToken.None)
-                    : await Task.Run(() => host.Capture(texts, first.Settings, batchSize), CancellationToken.None);
+                var refusal = Refusal(first.Spec);
+                captures = refusal is not null
+                    ? items.Select(_ => new QuestionCapture(0, null, refusal)).ToArray()
+                    : lastAttempt
+                    ? await Task.Run(() => CaptureIsolating(texts, first.Spec, batchSize), CancellationToken.None)
+                    : await Task.Run(() => host.Capture(texts, first.Spec, batchSize), CancellationToken.None);
             }
             finally
             {
@@ -143,6 +147,7 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
             }
             computed += items.Length;
             var dtype = host.Target?.DtypeName ?? "";
+            var device = host.Target?.DeviceName ?? "";
             for (var i = 0; i < items.Length; i++)
             {
                 var capture = captures[i];
@@ -154,11 +159,10 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
                         QuestionIndex = items[i].QuestionIndex,
                         PairId = items[i].PairId,
                         ModelFingerprint = host.Fingerprint,
-                        Layers = [.. first.Settings.Layers],
-                        Hidden = vectors[0].Length,
-                        Vectors = QuestionActivationsCaptured.Pack(vectors),
+                        Vectors = [.. vectors.Select(v => HookVector.Pack(v.Key, v.Value))],
                         TokenCount = capture.TokenCount,
                         Dtype = dtype,
+                        Device = device,
                         Worker = options.Name,
                     });
                 }
@@ -192,11 +196,24 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
     }
 
     /// <summary>The last attempt: the batch once more, and if it throws, each question alone; one that throws alone fails with the exception's message.</summary>
-    IReadOnlyList<QuestionCapture> CaptureIsolating(string[] texts, Contracts.CaptureSettings settings, int batchSize)
+    string? Refusal(Contracts.CaptureSpec spec)
     {
         try
         {
-            return host.Capture(texts, settings, batchSize);
+            host.Check(spec);
+            return null;
+        }
+        catch (Contracts.InvalidInputException e)
+        {
+            return $"this worker cannot run the job's capture spec: {e.Message}";
+        }
+    }
+
+    IReadOnlyList<QuestionCapture> CaptureIsolating(string[] texts, Contracts.CaptureSpec spec, int batchSize)
+    {
+        try
+        {
+            return host.Capture(texts, spec, batchSize);
         }
         catch (Exception e) when (e is not ForeignModelException)
         {
@@ -207,7 +224,7 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
         {
             try
             {
-                captures[i] = host.Capture([texts[i]], settings, 1)[0];
+                captures[i] = host.Capture([texts[i]], spec, 1)[0];
             }
             catch (Exception e)
             {
