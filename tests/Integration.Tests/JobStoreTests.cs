@@ -1,3 +1,4 @@
+using Activations.Contracts;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Store;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,16 +21,22 @@ public class JobStoreTests
             QuestionCount = questions, Status = JobStatus.Running, CreatedAt = DateTime.UtcNow,
         };
         var records = Enumerable.Range(0, questions).Select(i => new QuestionRecord { JobId = job.Id, QuestionIndex = i, PairId = $"p{i}", Label = "faithful", Row = i, Text = $"q{i}" }).ToList();
-        var (created, resumed) = await store.FindOrCreateJobAsync(job, records, CancellationToken.None);
+        var (created, resumed) = await store.FindOrCreateJobAsync(job, [new JobHookRecord { Hook = Hook.Name, Width = 2 }], records, CancellationToken.None);
         Assert.False(resumed);
         return (store, created);
     }
 
+    static readonly HookPoint Hook = HookPoint.ResidPost(1);
+
     static QuestionActivationsCaptured Result(Guid jobId, int index, float value, string fingerprint = Fingerprint) => new()
     {
-        JobId = jobId, QuestionIndex = index, PairId = $"p{index}", ModelFingerprint = fingerprint, Layers = [1], Hidden = 2,
-        Vectors = QuestionActivationsCaptured.Pack([[value, value]]), TokenCount = 3, Dtype = "float32", Worker = "w",
+        JobId = jobId, QuestionIndex = index, PairId = $"p{index}", ModelFingerprint = fingerprint,
+        Vectors = [HookVector.Pack(Hook, [value, value])], TokenCount = 3, Dtype = "float32", Device = "cpu", Worker = "w",
     };
+
+    static async Task<float[]> VectorAsync(JobStore store, Guid jobId, int index)
+        => (await store.VectorsAsync(jobId, CancellationToken.None)).Single(v => v.QuestionIndex == index && v.Hook == Hook.Name).Values is var bytes
+            ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray() : [];
 
     [Fact]
     public async Task Duplicates_late_results_and_foreign_results_are_ignored()
@@ -45,8 +52,8 @@ public class JobStoreTests
 
         var results = (await store.ResultsAsync(job.Id, CancellationToken.None)).OrderBy(r => r.QuestionIndex).ToList();
         Assert.Equal([0, 1], results.Select(r => r.QuestionIndex));
-        Assert.Equal(new[] { 1f, 1f }, QuestionActivationsCaptured.Unpack(results[0].Vectors, 2, 0));
-        Assert.Equal(new[] { 2f, 2f }, QuestionActivationsCaptured.Unpack(results[1].Vectors, 2, 0));
+        Assert.Equal(new[] { 1f, 1f }, await VectorAsync(store, job.Id, 0));
+        Assert.Equal(new[] { 2f, 2f }, await VectorAsync(store, job.Id, 1));
 
         // Once the job is completed, a late result (even for a question it lacks) and a late failure change nothing.
         await store.SetStatusAsync(job.Id, JobStatus.Completed, null, CancellationToken.None);
@@ -54,8 +61,7 @@ public class JobStoreTests
         Assert.Equal(0, await store.RecordFailuresAsync([new QuestionCaptureFailed { JobId = job.Id, QuestionIndex = 2, PairId = "p2", Reason = "late", Worker = "w" }], CancellationToken.None));
         Assert.Equal(2, (await store.ResultsAsync(job.Id, CancellationToken.None)).Count);
         Assert.Empty(await store.FailuresAsync(job.Id, CancellationToken.None));
-        var kept = (await store.ResultsAsync(job.Id, CancellationToken.None)).Single(r => r.QuestionIndex == 0);
-        Assert.Equal(new[] { 1f, 1f }, QuestionActivationsCaptured.Unpack(kept.Vectors, 2, 0));
+        Assert.Equal(new[] { 1f, 1f }, await VectorAsync(store, job.Id, 0));
     }
 
     [Fact]

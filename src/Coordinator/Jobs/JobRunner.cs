@@ -142,6 +142,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         var builder = Host.CreateApplicationBuilder();
         configureLogging(builder.Logging);
         builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton<RejectedResults>();
         if (run.RunsLocalWorker)
         {
             builder.Services.AddSingleton(sp => new EngineHost(folder, spec.Device, sp.GetRequiredService<ILogger<EngineHost>>(), fingerprint));

@@ -8,7 +8,8 @@ namespace Activations.Worker.Messaging;
 
 /// <summary>
 /// Fills a GPU batch from the model's question queue, runs it, and publishes one result per question.
-/// Answers only for the model it holds: a question for another model is refused, never answered.
+/// Answers only for the model it holds: every message is checked first (<see cref="QuestionValidator"/>), and a
+/// question for another model, or one this worker cannot run, is answered as a failure with the reason, alone.
 /// A batch that throws is retried (the definition's retry policy); on the last attempt each question runs alone and
 /// the ones that still throw are answered with <see cref="QuestionCaptureFailed"/>, so a poison question never
 /// blocks the queue nor leaves its job waiting.
@@ -111,16 +112,32 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
     /// <param name="messages">messages consumed, for the stats (a question repeated in one batch runs once)</param>
     protected async Task AnswerAsync(ConsumeContext context, IReadOnlyList<CaptureQuestion> questions, bool lastAttempt, int messages)
     {
-        var foreign = questions.FirstOrDefault(q => q.ModelFingerprint != host.Fingerprint);
-        if (foreign is not null)
-        {
-            throw new ForeignModelException(foreign.ModelFingerprint, host.Fingerprint);
-        }
         var captured = new List<QuestionActivationsCaptured>(questions.Count);
         var failed = new List<QuestionCaptureFailed>();
         var computed = 0;
-        // A batch may mix jobs; each job's settings apply to its own questions.
-        foreach (var job in questions.GroupBy(q => q.JobId))
+        // Each message is checked alone before the model is touched; a bad one is answered as a failure, alone.
+        var valid = new List<CaptureQuestion>(questions.Count);
+        foreach (var question in questions)
+        {
+            if (QuestionValidator.Problem(question, host) is { } problem)
+            {
+                logger.LogWarning("Question {PairId} of job {JobId} refused: {Reason}", question.PairId, question.JobId, problem);
+                failed.Add(new QuestionCaptureFailed
+                {
+                    JobId = question.JobId,
+                    QuestionIndex = question.QuestionIndex,
+                    PairId = question.PairId ?? "",
+                    Reason = problem,
+                    Worker = options.Name,
+                });
+            }
+            else
+            {
+                valid.Add(question);
+            }
+        }
+        // A batch may mix jobs (and a message may carry another spec than its job's others); each spec runs apart.
+        foreach (var job in valid.GroupBy(QuestionValidator.BatchKey))
         {
             var first = job.First();
             var items = job.DistinctBy(q => q.QuestionIndex).ToArray();
@@ -131,12 +148,8 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
             IReadOnlyList<QuestionCapture> captures;
             try
             {
-                // A spec this worker cannot serve (a hook outside its model, another device kind) fails its questions at once.
                 // Not cancelled when the worker stops: a batch in hand is finished and answered (graceful shutdown).
-                var refusal = Refusal(first.Spec);
-                captures = refusal is not null
-                    ? items.Select(_ => new QuestionCapture(0, null, refusal)).ToArray()
-                    : lastAttempt
+                captures = lastAttempt
                     ? await Task.Run(() => CaptureIsolating(texts, first.Spec, batchSize), CancellationToken.None)
                     : await Task.Run(() => host.Capture(texts, first.Spec, batchSize), CancellationToken.None);
             }
@@ -196,26 +209,13 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
     }
 
     /// <summary>The last attempt: the batch once more, and if it throws, each question alone; one that throws alone fails with the exception's message.</summary>
-    string? Refusal(Contracts.CaptureSpec spec)
-    {
-        try
-        {
-            host.Check(spec);
-            return null;
-        }
-        catch (Contracts.InvalidInputException e)
-        {
-            return $"this worker cannot run the job's capture spec: {e.Message}";
-        }
-    }
-
     IReadOnlyList<QuestionCapture> CaptureIsolating(string[] texts, Contracts.CaptureSpec spec, int batchSize)
     {
         try
         {
             return host.Capture(texts, spec, batchSize);
         }
-        catch (Exception e) when (e is not ForeignModelException)
+        catch (Exception e)
         {
             logger.LogWarning("A batch of {Count} questions failed on its last attempt ({Error}); running each alone", texts.Length, e.Message);
         }
@@ -234,7 +234,3 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
         return captures;
     }
 }
-
-/// <summary>A question for another model than the one this worker holds: refused, so no wrong vector is ever returned.</summary>
-public sealed class ForeignModelException(string wanted, string held)
-    : Exception($"this worker holds model {held}; the question is for model {wanted}");

@@ -32,9 +32,10 @@ public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<
         // worker (SIGTERM) answers all it holds, and none goes back to the queue counted as a lost worker's.
         // The device still never waits: one batch collects while the other computes.
         endpointConfigurator.PrefetchCount = options.BatchSize * BatchesInHand;
-        // A foreign-model question is never retried here; it goes to the error queue untouched. Anything else is
-        // retried RetryLimit times; the consumer's last attempt answers every question (a result or a failure).
-        consumerConfigurator.UseMessageRetry(r => r.Exponential(RetryLimit, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500)).Ignore<ForeignModelException>());
+        // A batch that throws is retried RetryLimit times; the consumer's last attempt answers every question (a result
+        // or a failure). Bad messages (another model, a spec this worker cannot run) never reach the model: they are
+        // answered as failures before it (QuestionValidator).
+        consumerConfigurator.UseMessageRetry(r => r.Exponential(RetryLimit, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500)));
         consumerConfigurator.Options<BatchOptions>(o => o
             .SetMessageLimit(options.BatchSize)
             .SetTimeLimit(options.BatchTimeLimit)
@@ -58,7 +59,7 @@ public sealed class IsolatedQuestionConsumerDefinition : ConsumerDefinition<Isol
     {
         QuestionQueueTopology.Configure(endpointConfigurator);
         endpointConfigurator.PrefetchCount = 1;
-        consumerConfigurator.UseMessageRetry(r => r.Exponential(CaptureQuestionBatchConsumerDefinition.RetryLimit, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500)).Ignore<ForeignModelException>());
+        consumerConfigurator.UseMessageRetry(r => r.Exponential(CaptureQuestionBatchConsumerDefinition.RetryLimit, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500)));
         consumerConfigurator.Options<BatchOptions>(o => o.SetMessageLimit(1).SetTimeLimit(TimeSpan.FromMilliseconds(1)).SetConcurrencyLimit(1));
     }
 }
