@@ -148,7 +148,7 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
             IReadOnlyList<QuestionCapture> captures;
             try
             {
-                // Not cancelled when the worker stops: a batch in hand is finished and answered (graceful shutdown).
+                // The forward pass itself is never cancelled: a batch in hand is finished and answered (graceful shutdown).
                 captures = lastAttempt
                     ? await Task.Run(() => CaptureIsolating(texts, first.Spec, batchSize), CancellationToken.None)
                     : await Task.Run(() => host.Capture(texts, first.Spec, batchSize), CancellationToken.None);
@@ -195,10 +195,12 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
         }
         ActivationsTelemetry.QuestionsCaptured.Add(captured.Count);
         ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
-        await context.PublishBatch(captured, CancellationToken.None);
+        // The consume token is cancelled only ConsumerStopTimeout after a stop begins (AddGracefulShutdown), so a
+        // stopping worker still publishes the batch it finished, and a publish stuck on a lost broker gives up then.
+        await context.PublishBatch(captured, context.CancellationToken);
         if (failed.Count > 0)
         {
-            await context.PublishBatch(failed, CancellationToken.None);
+            await context.PublishBatch(failed, context.CancellationToken);
         }
         options.Stats.Add(messages, computed, failed.Count);
         if (options.StatsFile is { } statsFile)

@@ -20,7 +20,13 @@ public static class WorkerRegistration
     public static IServiceCollection AddGracefulShutdown(this IServiceCollection services, WorkerOptions options)
     {
         services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
-        services.Configure<MassTransitHostOptions>(o => o.StopTimeout = options.ShutdownTimeout - TimeSpan.FromSeconds(5));
+        services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.StopTimeout = options.ShutdownTimeout - TimeSpan.FromSeconds(5);
+            // Without it MassTransit cancels every ConsumeContext.CancellationToken the moment a stop begins, and a
+            // finished batch could not be published; with it the consumers get this long first.
+            o.ConsumerStopTimeout = options.ShutdownTimeout - TimeSpan.FromSeconds(10);
+        });
         return services;
     }
 }
