@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Activations.Contracts;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Tests;
 using Activations.Worker.Capture;

@@ -34,9 +34,10 @@ public class JobStoreTests
         Vectors = [HookVector.Pack(Hook, [value, value])], TokenCount = 3, Dtype = "float32", Device = "cpu", Worker = "w",
     };
 
-    static async Task<float[]> VectorAsync(JobStore store, Guid jobId, int index)
-        => (await store.VectorsAsync(jobId, CancellationToken.None)).Single(v => v.QuestionIndex == index && v.Hook == Hook.Name).Values is var bytes
-            ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray() : [];
+    /// <summary>The stored vectors of a question, by hook name.</summary>
+    static async Task<Dictionary<string, float[]>> VectorsAsync(JobStore store, Guid jobId, int index) =>
+        (await store.VectorsAsync(jobId, CancellationToken.None)).Where(v => v.QuestionIndex == index)
+            .ToDictionary(v => v.Hook, v => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(v.Values).ToArray());
 
     [Fact]
     public async Task Duplicates_late_results_and_foreign_results_are_ignored()
@@ -52,8 +53,10 @@ public class JobStoreTests
 
         var results = (await store.ResultsAsync(job.Id, CancellationToken.None)).OrderBy(r => r.QuestionIndex).ToList();
         Assert.Equal([0, 1], results.Select(r => r.QuestionIndex));
-        Assert.Equal(new[] { 1f, 1f }, await VectorAsync(store, job.Id, 0));
-        Assert.Equal(new[] { 2f, 2f }, await VectorAsync(store, job.Id, 1));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [1f, 1f] }, await VectorsAsync(store, job.Id, 0));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [2f, 2f] }, await VectorsAsync(store, job.Id, 1));
+        Assert.Equal("cpu", results[0].Device);
+        Assert.Equal([new JobHookRecord { JobId = job.Id, Hook = Hook.Name, Width = 2 }], await store.JobHooksAsync(job.Id, CancellationToken.None), JobHookComparer.Instance);
 
         // Once the job is completed, a late result (even for a question it lacks) and a late failure change nothing.
         await store.SetStatusAsync(job.Id, JobStatus.Completed, null, CancellationToken.None);
@@ -61,7 +64,7 @@ public class JobStoreTests
         Assert.Equal(0, await store.RecordFailuresAsync([new QuestionCaptureFailed { JobId = job.Id, QuestionIndex = 2, PairId = "p2", Reason = "late", Worker = "w" }], CancellationToken.None));
         Assert.Equal(2, (await store.ResultsAsync(job.Id, CancellationToken.None)).Count);
         Assert.Empty(await store.FailuresAsync(job.Id, CancellationToken.None));
-        Assert.Equal(new[] { 1f, 1f }, await VectorAsync(store, job.Id, 0));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [1f, 1f] }, await VectorsAsync(store, job.Id, 0));
     }
 
     [Fact]
@@ -77,5 +80,30 @@ public class JobStoreTests
         Assert.Equal(1, await store.RecordResultsAsync([Result(job.Id, 0, 1f)], CancellationToken.None));
         Assert.Empty(await store.FailuresAsync(job.Id, CancellationToken.None));
         Assert.Equal(new JobProgress(2, 1, 0), await store.ProgressAsync(job.Id, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_result_and_its_vectors_are_stored_together_with_every_hook_it_holds()
+    {
+        await using var servers = await TestServers.IsolateAsync();
+        var (store, job) = await CreateJobAsync(servers, 2);
+        // A result holding a hook the job did not ask for is stored as it came: assembly's membership check refuses it.
+        var extra = HookPoint.At(HookKind.MlpOut, 1);
+        var result = Result(job.Id, 0, 1f) with { Vectors = [HookVector.Pack(Hook, [1f, 1f]), HookVector.Pack(extra, [3f, 4f, 5f])] };
+        Assert.Equal(1, await store.RecordResultsAsync([result], CancellationToken.None));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [1f, 1f], [extra.Name] = [3f, 4f, 5f] }, await VectorsAsync(store, job.Id, 0));
+        // A duplicate holding other hooks adds none of them: the vectors stored are those of the copy whose row went in.
+        var duplicate = Result(job.Id, 0, 9f) with { Vectors = [HookVector.Pack(HookPoint.Embed, [9f, 9f])] };
+        Assert.Equal(0, await store.RecordResultsAsync([duplicate], CancellationToken.None));
+        Assert.Equal(2, (await VectorsAsync(store, job.Id, 0)).Count);
+    }
+
+    sealed class JobHookComparer : IEqualityComparer<JobHookRecord>
+    {
+        public static readonly JobHookComparer Instance = new();
+
+        public bool Equals(JobHookRecord? x, JobHookRecord? y) => x is not null && y is not null && (x.JobId, x.Hook, x.Width) == (y.JobId, y.Hook, y.Width);
+
+        public int GetHashCode(JobHookRecord obj) => obj.Hook.GetHashCode();
     }
 }
