@@ -40,17 +40,8 @@ public static class QuestionQueueTopology
         await channel.QueueBindAsync(queue, queue, "", cancellationToken: cancellation);
     }
 
-    /// <summary>
-    /// Set on a question moved to the isolation queue: how often a worker died holding it before the move
-    /// (the broker's count starts again in the new queue).
-    /// </summary>
-    public const string PriorDeathsHeader = "activations-prior-deaths";
-
     /// <summary>How often the message in hand was delivered to a consumer that was lost holding it (0 for a first delivery).</summary>
     public static int PreviousDeliveries(MassTransit.Headers transportHeaders) => Count(transportHeaders, DeliveryCountHeader);
-
-    /// <summary>Deaths before the message was moved to the isolation queue (<see cref="PriorDeathsHeader"/>), else 0.</summary>
-    public static int PriorDeaths(MassTransit.Headers headers) => Count(headers, PriorDeathsHeader);
 
     static int Count(MassTransit.Headers headers, string name) => headers.Get<object>(name) switch
     {

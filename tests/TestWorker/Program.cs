@@ -58,7 +58,7 @@ sealed class DieOnQuestion(string text, bool isolated, int deathLimit) : IFilter
     {
         if (context.TryGetMessage<CaptureQuestion>(out var question) && question.Message.Text.Contains(text, StringComparison.Ordinal))
         {
-            var deaths = QuestionQueueTopology.PriorDeaths(context.Headers) + QuestionQueueTopology.PreviousDeliveries(context.ReceiveContext.TransportHeaders);
+            var deaths = QuestionQueueTopology.PreviousDeliveries(context.ReceiveContext.TransportHeaders);
             if (isolated ? deaths < deathLimit : deaths == 0)
             {
                 Console.Error.WriteLine($"test worker: dying on question {question.Message.PairId} (deaths so far {deaths}, {(isolated ? "isolated" : "in a batch")})");

@@ -23,13 +23,12 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
     {
         var fresh = new List<CaptureQuestion>(context.Message.Length);
-        var suspects = new List<(CaptureQuestion Question, int Deaths)>();
+        var suspects = new List<CaptureQuestion>();
         foreach (var message in context.Message)
         {
-            var deaths = QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders);
-            if (deaths > 0)
+            if (QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders) > 0)
             {
-                suspects.Add((message.Message, deaths));
+                suspects.Add(message.Message);
             }
             else
             {
@@ -39,27 +38,26 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
         if (suspects.Count > 0)
         {
             var isolation = await context.GetSendEndpoint(new Uri($"exchange:{QueueNames.IsolatedQuestions(Host.Fingerprint)}"));
-            foreach (var (question, deaths) in suspects)
+            foreach (var question in suspects)
             {
-                await isolation.Send(question, send => send.Headers.Set(QuestionQueueTopology.PriorDeathsHeader, deaths), context.CancellationToken);
+                await isolation.Send(question, context.CancellationToken);
             }
             Logger.LogWarning("{Count} question(s) were held by a worker that was lost; each runs alone on {Queue}", suspects.Count, QueueNames.IsolatedQuestions(Host.Fingerprint));
         }
+        // Moved questions are counted where they are answered (the isolation queue), so each message counts once.
         if (fresh.Count > 0)
         {
-            await AnswerAsync(context, fresh, context.GetRetryAttempt() >= CaptureQuestionBatchConsumerDefinition.RetryLimit, context.Message.Length);
-        }
-        else
-        {
-            Options.Stats.Add(context.Message.Length, 0, 0);
+            await AnswerAsync(context, fresh, context.GetRetryAttempt() >= CaptureQuestionBatchConsumerDefinition.RetryLimit, fresh.Count);
         }
     }
 }
 
 /// <summary>
-/// The isolation queue: one question at a time (prefetch 1), so a worker that dies holds nothing else. The broker
-/// counts the deaths here too; a question whose worker died <see cref="WorkerOptions.DeathLimit"/> times is answered
-/// as failed, with that reason, without running it again.
+/// The isolation queue: one question at a time (prefetch 1), so a worker that dies holds nothing else, and the
+/// broker's count of a message's deliveries here is the number of times the process died running it alone. (On the
+/// question queue every message in hand is counted when a process dies, whichever question killed it, so that count
+/// only says "move it here".) A question whose worker died <see cref="WorkerOptions.DeathLimit"/> times running it
+/// alone is answered as failed, with that reason, without running it again.
 /// </summary>
 public sealed class IsolatedQuestionConsumer(EngineHost host, WorkerOptions options, ILogger<IsolatedQuestionConsumer> logger)
     : QuestionAnswerer(host, options, logger), IConsumer<Batch<CaptureQuestion>>
@@ -70,7 +68,7 @@ public sealed class IsolatedQuestionConsumer(EngineHost host, WorkerOptions opti
         var failed = new List<QuestionCaptureFailed>();
         foreach (var message in context.Message)
         {
-            var deaths = QuestionQueueTopology.PriorDeaths(message.Headers) + QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders);
+            var deaths = QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders);
             if (deaths >= Options.DeathLimit)
             {
                 var question = message.Message;
@@ -80,7 +78,7 @@ public sealed class IsolatedQuestionConsumer(EngineHost host, WorkerOptions opti
                     JobId = question.JobId,
                     QuestionIndex = question.QuestionIndex,
                     PairId = question.PairId,
-                    Reason = $"the worker process died {deaths} times on it",
+                    Reason = $"the worker process died {deaths} times running it alone",
                     Worker = Options.Name,
                 });
             }
