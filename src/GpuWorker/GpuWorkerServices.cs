@@ -17,9 +17,9 @@ public sealed record GpuWorkerSettings(RabbitMqEndpoint Broker, ModelRequest Mod
 public static class GpuWorkerServices
 {
     /// <summary>
-    /// The worker's services, in the order the host starts them: the health endpoint (live at once), the model
-    /// (resolved, downloaded if need be, when the bus is built, since its queue is named by the model's fingerprint),
-    /// its preload onto the device (ready once loaded), and the bus with the capture consumer.
+    /// The worker's services, in the order the host starts them: the health endpoint (live at once), the model's
+    /// preload onto the device (ready once loaded), and the bus with the capture consumer, whose queue is named by the
+    /// model's fingerprint (<see cref="ModelResolver"/>: Program resolves it before the host starts).
     /// </summary>
     public static IServiceCollection AddGpuWorker(this IServiceCollection services, GpuWorkerSettings settings)
     {

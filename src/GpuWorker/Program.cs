@@ -4,6 +4,7 @@ using Activations.GpuWorker;
 using Activations.ServiceDefaults;
 using Activations.Worker.Loading;
 using Activations.Worker.Messaging;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"RabbitMQ address, amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable})" };
@@ -41,6 +42,9 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     ConsoleHost.ConfigureLogging(builder.Logging);
     builder.Services.AddGpuWorker(settings);
     using var host = builder.Build();
+    // The model first (a download on a first start), so that a bad --model is one line and exit 2 before anything
+    // starts; building the bus then finds it resolved.
+    await host.Services.GetRequiredService<ModelResolver>().ResolveAsync(cancellation);
     await host.RunAsync(cancellation);
     return 0;
 }));

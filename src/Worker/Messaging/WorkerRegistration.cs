@@ -17,8 +17,7 @@ public static class WorkerRegistration
     /// <summary>
     /// The process's one <see cref="IEngineHost"/> on <paramref name="device"/>, for the model the container's
     /// <see cref="ModelResolver"/> resolves. The consumer's queue is named by the model's fingerprint, so building the
-    /// bus needs the model: where nothing resolved it before (the worker service), it is resolved here, stopped by
-    /// the host's shutdown.
+    /// bus needs the model: the hosts resolve it first (asynchronously, with their errors), and this finds it done.
     /// </summary>
     public static IServiceCollection AddEngineHost(this IServiceCollection services, ComputeDevice device)
     {
