@@ -33,13 +33,10 @@ public static class GpuWorkerServices
         services.AddSingleton(HubOptions.FromEnvironment());
         services.AddSingleton<ModelResolver>();
         services.AddEngineHost(settings.Device);
-        services.AddHostedService(sp =>
-        {
-            var host = sp.GetRequiredService<EngineHost>();
-            var logger = sp.GetRequiredService<ILogger<ModelPreloadService>>();
-            logger.LogInformation("Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", settings.Worker.Name, host.Folder.Path, host.Fingerprint, settings.Broker);
-            return new ModelPreloadService(sp.GetRequiredService<IEngineHost>(), PreloadSettings(host.Folder, settings), logger);
-        });
+        services.AddHostedService(sp => new ModelPreloadService(
+            sp.GetRequiredService<IEngineHost>(),
+            PreloadSettings(sp.GetRequiredService<ModelResolver>().Resolved.Folder, settings),
+            sp.GetRequiredService<ILogger<ModelPreloadService>>()));
         services.AddMassTransit(x =>
         {
             x.AddCaptureWorker();

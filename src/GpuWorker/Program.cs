@@ -6,6 +6,7 @@ using Activations.Worker.Loading;
 using Activations.Worker.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"RabbitMQ address, amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable})" };
 var model = new Option<string>("--model") { Description = "A local Hugging Face model folder, or a Hub id (org/name)", Required = true };
@@ -44,7 +45,9 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     using var host = builder.Build();
     // The model first (a download on a first start), so that a bad --model is one line and exit 2 before anything
     // starts; building the bus then finds it resolved.
-    await host.Services.GetRequiredService<ModelResolver>().ResolveAsync(cancellation);
+    var resolved = await host.Services.GetRequiredService<ModelResolver>().ResolveAsync(cancellation);
+    host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Activations.GpuWorker").LogInformation(
+        "Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", settings.Worker.Name, resolved.Folder.Path, resolved.Fingerprint, settings.Broker);
     await host.RunAsync(cancellation);
     return 0;
 }));

@@ -19,6 +19,10 @@ public sealed class ModelResolver(ModelRequest request, HubOptions hub, ILogger<
     readonly SemaphoreSlim gate = new(1, 1);
     ResolvedModel? resolved;
 
+    /// <summary>The model, once <see cref="ResolveAsync"/> has run; what a DI factory reads (factories cannot await).</summary>
+    public ResolvedModel Resolved => Volatile.Read(ref resolved)
+        ?? throw new InvalidOperationException("the model is used before it was resolved: await ResolveAsync before building the bus");
+
     public async Task<ResolvedModel> ResolveAsync(CancellationToken cancellation)
     {
         if (Volatile.Read(ref resolved) is { } done)

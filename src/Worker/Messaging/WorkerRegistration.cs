@@ -3,7 +3,6 @@ using Activations.Worker.Capture;
 using Activations.Worker.Loading;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Activations.Worker.Messaging;
@@ -17,14 +16,13 @@ public static class WorkerRegistration
     /// <summary>
     /// The process's one <see cref="IEngineHost"/> on <paramref name="device"/>, for the model the container's
     /// <see cref="ModelResolver"/> resolves. The consumer's queue is named by the model's fingerprint, so building the
-    /// bus needs the model: the hosts resolve it first (asynchronously, with their errors), and this finds it done.
+    /// bus needs the model: the hosts resolve it first (asynchronously, so a bad --model is reported as bad input).
     /// </summary>
     public static IServiceCollection AddEngineHost(this IServiceCollection services, ComputeDevice device)
     {
         services.AddSingleton(sp =>
         {
-            var stopping = sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-            var model = sp.GetRequiredService<ModelResolver>().ResolveAsync(stopping).GetAwaiter().GetResult();
+            var model = sp.GetRequiredService<ModelResolver>().Resolved;
             return new EngineHost(model.Folder, device, sp.GetRequiredService<ILogger<EngineHost>>(), model.Fingerprint);
         });
         services.AddSingleton<IEngineHost>(sp => sp.GetRequiredService<EngineHost>());
