@@ -62,7 +62,17 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
     /// <summary>Runs the checks tagged <paramref name="tag"/>: whether they pass, and the names of those that do not.</summary>
     public async Task<(bool Healthy, IReadOnlyList<string> Failing)> EvaluateAsync(string tag, CancellationToken cancellationToken = default)
     {
-        var report = await _checks.CheckHealthAsync(check => check.Tags.Contains(tag), cancellationToken).ConfigureAwait(false);
+        HealthReport report;
+        try
+        {
+            report = await _checks.CheckHealthAsync(check => check.Tags.Contains(tag), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A check that cannot even be created (its dependencies throw) fails the probe; the endpoint keeps serving.
+            _logger.LogWarning("Health checks ({Tag}) could not run: {Error}", tag, e.Message);
+            return (false, ["checks: " + e.Message]);
+        }
         var failing = report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy).Select(e => e.Key).ToList();
         foreach (var (name, entry) in report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy && e.Value.Exception is not null))
         {

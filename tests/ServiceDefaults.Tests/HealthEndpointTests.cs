@@ -77,6 +77,20 @@ public class HealthEndpointTests
     }
 
     [Fact]
+    public async Task A_check_that_cannot_be_created_fails_the_probe_and_the_endpoint_keeps_serving()
+    {
+        var (host, address) = await StartAsync(checks => checks.Add(new HealthCheckRegistration(
+            "unbuildable", _ => throw new InvalidOperationException("a dependency is missing"), HealthStatus.Unhealthy, [HealthTags.Ready])));
+        using (host)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
+            Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task Live_follows_only_the_live_checks()
     {
         var progressing = true;
