@@ -18,16 +18,17 @@ var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at s
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
+var rabbitmqCaFile = new Option<string?>("--rabbitmq-ca-file") { Description = $"With amqps://: trust only the CA certificates in this PEM file (or {RabbitMqEndpoint.CaFileEnvironmentVariable}); the chain and the host name are always verified" };
+var connectTimeout = new Option<string?>("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
 var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
-    rabbitmq, model, revision, device, dtype, batchSize, name, healthPort, statsFile,
+    rabbitmq, rabbitmqCaFile, connectTimeout, model, revision, device, dtype, batchSize, name, healthPort, statsFile,
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
-    var address = parse.GetValue(rabbitmq) ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable)
+    var broker = RabbitMqEndpoint.Resolve(parse.GetValue(rabbitmq), parse.GetValue(rabbitmqCaFile), parse.GetValue(connectTimeout))
         ?? throw new InvalidInputException("--rabbitmq", $"a worker needs a broker: give --rabbitmq or set {RabbitMqEndpoint.EnvironmentVariable}");
-    var broker = RabbitMqEndpoint.Parse(address);
     var computeDevice = OptionNames.ParseDevice(parse.GetValue(device)!);
     var computeDtype = OptionNames.ParseDtype(parse.GetValue(dtype)!);
     if (parse.GetValue(batchSize) < 1)
@@ -51,6 +52,9 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         await health.StartAsync(cancellation);
     }
 
+    // A broker that refuses our certificate check or credentials, or is not there, ends the worker before the model loads.
+    await broker.EnsureReachableAsync(cancellation);
+
     using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
     var folder = ModelFolder.Open(await locator.ResolveAsync(parse.GetValue(model)!, parse.GetValue(revision), cancellation));
     engineHost = new EngineHost(folder, computeDevice, loggers.CreateLogger<EngineHost>());
@@ -63,8 +67,10 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     builder.Services.AddHostedService(sp => new ModelPreloadService(engineHost,
         new CaptureSettings { Model = folder.Path, Layers = CaptureSettings.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).ToList(), Device = computeDevice, Dtype = computeDtype },
         sp.GetRequiredService<ILogger<ModelPreloadService>>()));
+    builder.Services.AddBoundedBusStart(broker);
     builder.Services.AddMassTransit(x =>
     {
+        BusDefaults.Apply(x);
         x.AddCaptureWorker();
         x.UsingRabbitMq((context, rabbit) =>
         {

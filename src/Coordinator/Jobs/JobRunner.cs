@@ -54,6 +54,10 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
 
         var store = new JobStore(run.Postgres is null ? StoreConnection.EmbeddedIn(run.Out) : StoreConnection.Postgres(run.Postgres), loggers.CreateLogger<JobStore>());
         logger.LogInformation("Store: {Store}; broker: {Broker}", store.Connection, run.Broker?.ToString() ?? "in memory");
+        if (run.Broker is { } broker)
+        {
+            await broker.EnsureReachableAsync(cancellation);
+        }
         await store.MigrateAsync(cancellation);
         var questions = QuestionsOf(selection);
         var job = new JobRecord
@@ -115,10 +119,12 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             builder.Services.AddSingleton(sp => new EngineHost(folder, run.Settings.Device, sp.GetRequiredService<ILogger<EngineHost>>(), fingerprint));
             builder.Services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
         }
-        // Start returns once the result consumers are receiving: a resumed run's backlog drain counts on it.
-        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
+        // Start returns once the result consumers are receiving (a resumed run's backlog drain counts on it), or fails
+        // after the connect timeout.
+        builder.Services.AddBoundedBusStart(run.Broker);
         builder.Services.AddMassTransit(x =>
         {
+            BusDefaults.Apply(x);
             x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
             x.AddConsumer<QuestionFailuresConsumer, QuestionFailuresConsumerDefinition>();
             if (run.RunsLocalWorker)

@@ -32,9 +32,14 @@ public sealed record RunOptions
     public int? BatchSize { get; init; }
     public int? MaxTokens { get; init; }
     public string? RabbitMq { get; init; }
+    public string? RabbitMqCaFile { get; init; }
+    public string? ConnectTimeout { get; init; }
     public string? Postgres { get; init; }
     public bool LocalWorker { get; init; }
     public string OnFailure { get; init; } = "fail";
+
+    /// <summary>The options with the broker address and the connection string masked.</summary>
+    public override string ToString() => Redacted.Describe(this);
 }
 
 /// <summary>A run whose every parameter has been checked; built only by <see cref="Validate"/>.</summary>
@@ -52,6 +57,9 @@ public sealed record ValidatedRun(
 {
     /// <summary>Whether this process runs a worker of its own (always without a broker).</summary>
     public bool RunsLocalWorker => Broker is null || LocalWorker;
+
+    /// <summary>The run with the connection string masked.</summary>
+    public override string ToString() => Redacted.Describe(this);
 
     /// <summary>One validation step for every parameter, shared by embedded and distributed runs.</summary>
     public static ValidatedRun Validate(RunOptions options)
@@ -89,7 +97,6 @@ public sealed record ValidatedRun(
             Dtype = dtype,
             MaxTokens = options.MaxTokens,
         }.Validate();
-        var rabbitmq = options.RabbitMq ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable);
         var postgres = options.Postgres ?? Environment.GetEnvironmentVariable(ConnectionStrings.PostgresEnvironmentVariable);
         return new ValidatedRun(
             settings,
@@ -98,7 +105,7 @@ public sealed record ValidatedRun(
             options.Responses,
             options.Out,
             options.BatchSize,
-            string.IsNullOrWhiteSpace(rabbitmq) ? null : RabbitMqEndpoint.Parse(rabbitmq),
+            RabbitMqEndpoint.Resolve(options.RabbitMq, options.RabbitMqCaFile, options.ConnectTimeout),
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
             onFailure);
