@@ -54,6 +54,11 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
 
         var store = new JobStore(run.Postgres is null ? StoreConnection.EmbeddedIn(run.Out) : StoreConnection.Postgres(run.Postgres), loggers.CreateLogger<JobStore>());
         logger.LogInformation("Store: {Store}; broker: {Broker}", store.Connection, run.Broker?.ToString() ?? "in memory");
+        // Both servers answer (and trust holds) before any work starts; each failure is one line, in bounded time.
+        if (run.Postgres is { } postgres)
+        {
+            await PostgresConnectCheck.EnsureReachableAsync(postgres, run.ConnectTimeout, cancellation);
+        }
         if (run.Broker is { } broker)
         {
             await broker.EnsureReachableAsync(cancellation);

@@ -58,6 +58,9 @@ public sealed record ValidatedRun(
     /// <summary>Whether this process runs a worker of its own (always without a broker).</summary>
     public bool RunsLocalWorker => Broker is null || LocalWorker;
 
+    /// <summary>How long to wait for the broker and the database before exiting with an error.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = RabbitMqEndpoint.DefaultConnectTimeout;
+
     /// <summary>The run with the connection string masked.</summary>
     public override string ToString() => Redacted.Describe(this);
 
@@ -108,7 +111,10 @@ public sealed record ValidatedRun(
             RabbitMqEndpoint.Resolve(options.RabbitMq, options.RabbitMqCaFile, options.ConnectTimeout),
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
-            onFailure);
+            onFailure)
+        {
+            ConnectTimeout = RabbitMqEndpoint.ParseConnectTimeout(options.ConnectTimeout),
+        };
     }
 
     static int[] ParseLayers(string text)
