@@ -271,8 +271,8 @@ public class SecurityTests
     }
 
     /// <summary>
-    /// The deployment's own role definitions applied to the test's vhost and database: deploy/rabbitmq/definitions.sh
-    /// (imported through the management API) and deploy/postgres/init-app-role.sh (run with psql as the superuser).
+    /// The deployment's own role definitions applied to the test's vhost and database: deploy/roles/rabbitmq-definitions.sh
+    /// (imported through the management API) and deploy/roles/postgres-init-app-role.sh (run with psql as the superuser).
     /// </summary>
     sealed record Roles(string Prefix, string Password, string AppRole, string AppPostgres) : IAsyncDisposable
     {
@@ -289,7 +289,7 @@ public class SecurityTests
         {
             var prefix = servers.Name;
             var password = Guid.NewGuid().ToString("N");
-            var definitions = await RunScriptAsync("rabbitmq/definitions.sh", new()
+            var definitions = await RunScriptAsync("roles/rabbitmq-definitions.sh", new()
             {
                 ["RABBITMQ_VHOST"] = servers.Name,
                 ["RABBITMQ_ADMIN_USER"] = $"{prefix}-admin", ["RABBITMQ_ADMIN_PASSWORD"] = password,
@@ -304,7 +304,7 @@ public class SecurityTests
             }
             var superuser = new NpgsqlConnectionStringBuilder(servers.Postgres);
             var appRole = $"{prefix}_app";
-            await RunScriptAsync("postgres/init-app-role.sh", new()
+            await RunScriptAsync("roles/postgres-init-app-role.sh", new()
             {
                 ["PGHOST"] = superuser.Host!, ["PGPORT"] = superuser.Port.ToString(), ["PGPASSWORD"] = superuser.Password!,
                 ["POSTGRES_USER"] = superuser.Username!, ["POSTGRES_DB"] = servers.Name,

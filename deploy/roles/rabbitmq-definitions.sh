@@ -3,17 +3,18 @@
 #   RABBITMQ_ADMIN_USER/_PASSWORD              operators only (administrator tag); no application uses it
 #   RABBITMQ_COORDINATOR_USER/_PASSWORD        declares and consumes question-results, sends to capture-question-*
 #   RABBITMQ_WORKER_USER/_PASSWORD             consumes capture-question-*, publishes results; no management access
-#   RABBITMQ_KEDA_USER/_PASSWORD               management API, read-only (queue lengths); no AMQP rights
+#   RABBITMQ_KEDA_USER/_PASSWORD               management API, read-only (queue lengths); no AMQP rights (optional:
+#                                              without it, no such user; Docker Compose has no KEDA)
 #   RABBITMQ_VHOST (default /)
 # The broker loads the output at boot (load_definitions; see deploy/docker-compose.yml and the self-contained
-# overlay), and tests/Integration.Tests/RoleTests imports it into a test vhost. POSIX sh only (the rabbitmq image
+# overlay), and tests/Integration.Tests/SecurityTests imports it into a test vhost. POSIX sh only (the rabbitmq image
 # has no jq); passwords must be JSON-safe: letters, digits, - and _ (deploy/generate-secrets.sh makes such).
 set -eu
 
 need() {
     eval "v=\${$1:-}"
-    [ -n "$v" ] || { echo "definitions.sh: $1 is not set" >&2; exit 1; }
-    case "$v" in *[!A-Za-z0-9_.-]*) echo "definitions.sh: $1 holds characters other than letters, digits, '.', '-' and '_'" >&2; exit 1;; esac
+    [ -n "$v" ] || { echo "rabbitmq-definitions.sh: $1 is not set" >&2; exit 1; }
+    case "$v" in *[!A-Za-z0-9_.-]*) echo "rabbitmq-definitions.sh: $1 holds characters other than letters, digits, '.', '-' and '_'" >&2; exit 1;; esac
     printf '%s' "$v"
 }
 
@@ -21,7 +22,14 @@ vhost="${RABBITMQ_VHOST:-/}"
 admin="$(need RABBITMQ_ADMIN_USER)"; admin_pw="$(need RABBITMQ_ADMIN_PASSWORD)"
 coord="$(need RABBITMQ_COORDINATOR_USER)"; coord_pw="$(need RABBITMQ_COORDINATOR_PASSWORD)"
 worker="$(need RABBITMQ_WORKER_USER)"; worker_pw="$(need RABBITMQ_WORKER_PASSWORD)"
-keda="$(need RABBITMQ_KEDA_USER)"; keda_pw="$(need RABBITMQ_KEDA_PASSWORD)"
+keda_user=""; keda_permissions=""
+if [ -n "${RABBITMQ_KEDA_USER:-}" ]; then
+    keda="$(need RABBITMQ_KEDA_USER)"; keda_pw="$(need RABBITMQ_KEDA_PASSWORD)"
+    keda_user=",
+    {\"name\": \"$keda\", \"password\": \"$keda_pw\", \"tags\": [\"management\"]}"
+    keda_permissions=",
+    {\"user\": \"$keda\", \"vhost\": \"$vhost\", \"configure\": \"^\$\", \"write\": \"^\$\", \"read\": \"^\$\"}"
+fi
 
 # Names MassTransit uses here: message-type exchanges (Activations.Contracts.*), fault exchanges (MassTransit:Fault…),
 # the per-model question queue and exchange (capture-question-{fingerprint}), the coordinator's question-results,
@@ -35,8 +43,7 @@ cat <<JSON
   "users": [
     {"name": "$admin", "password": "$admin_pw", "tags": ["administrator"]},
     {"name": "$coord", "password": "$coord_pw", "tags": []},
-    {"name": "$worker", "password": "$worker_pw", "tags": []},
-    {"name": "$keda", "password": "$keda_pw", "tags": ["management"]}
+    {"name": "$worker", "password": "$worker_pw", "tags": []}$keda_user
   ],
   "vhosts": [{"name": "$vhost"}],
   "permissions": [
@@ -48,8 +55,7 @@ cat <<JSON
     {"user": "$worker", "vhost": "$vhost",
      "configure": "^($questions(_error|_skipped)?|$messages)\$",
      "write": "^($questions(_error|_skipped)?|$messages)\$",
-     "read": "^($questions|Activations\\\\.Contracts\\\\.Messages:CaptureQuestion)\$"},
-    {"user": "$keda", "vhost": "$vhost", "configure": "^\$", "write": "^\$", "read": "^\$"}
+     "read": "^($questions|Activations\\\\.Contracts\\\\.Messages:CaptureQuestion)\$"}$keda_permissions
   ]
 }
 JSON
