@@ -80,7 +80,8 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     });
     using var app = builder.Build();
     bus = app.Services.GetRequiredService<IBusControl>();
-    await app.RunAsync(cancellation);
+    await app.StartBoundedAsync(broker, cancellation);
+    await app.WaitForShutdownAsync(cancellation);
     engineHost.Dispose();
     return 0;
 }));

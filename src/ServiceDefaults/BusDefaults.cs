@@ -1,5 +1,6 @@
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Activations.ServiceDefaults;
 
@@ -22,4 +23,20 @@ public static class BusDefaults
             o.WaitUntilStarted = true;
             o.StartTimeout = broker?.ConnectTimeout ?? RabbitMqEndpoint.DefaultConnectTimeout;
         });
+
+    /// <summary>
+    /// Starts the host; a bus that did not start within the connect timeout (see <see cref="AddBoundedBusStart"/>) is
+    /// a <see cref="ServiceUnreachableException"/> naming the broker, not a cancellation.
+    /// </summary>
+    public static async Task StartBoundedAsync(this IHost host, RabbitMqEndpoint? broker, CancellationToken cancellation)
+    {
+        try
+        {
+            await host.StartAsync(cancellation).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellation.IsCancellationRequested && broker is not null)
+        {
+            throw new ServiceUnreachableException($"RabbitMQ at {broker}: the bus did not start within {broker.ConnectTimeout.TotalSeconds:0.#} s ({RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable} or --connect-timeout)", e);
+        }
+    }
 }

@@ -150,7 +150,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             }
         });
         using var app = builder.Build();
-        await app.StartAsync(cancellation);
+        await app.StartBoundedAsync(run.Broker, cancellation);
         try
         {
             if (resumed)
