@@ -39,4 +39,24 @@ public static class BusDefaults
             throw new ServiceUnreachableException($"RabbitMQ at {broker}: the bus did not start within {broker.ConnectTimeout.TotalSeconds:0.#} s ({RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable} or --connect-timeout)", e);
         }
     }
+
+    /// <summary>Starts a bus the caller controls, within the broker's connect timeout (unbounded in memory).</summary>
+    public static async Task StartBoundedAsync(this IBusControl bus, RabbitMqEndpoint? broker, CancellationToken cancellation)
+    {
+        if (broker is null)
+        {
+            await bus.StartAsync(cancellation).ConfigureAwait(false);
+            return;
+        }
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        limit.CancelAfter(broker.ConnectTimeout);
+        try
+        {
+            await bus.StartAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellation.IsCancellationRequested)
+        {
+            throw new ServiceUnreachableException($"RabbitMQ at {broker}: the bus did not start within {broker.ConnectTimeout.TotalSeconds:0.#} s ({RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable} or --connect-timeout)", e);
+        }
+    }
 }
