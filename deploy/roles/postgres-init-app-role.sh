@@ -15,6 +15,8 @@ set -eu
 psql -v ON_ERROR_STOP=1 -X -q --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
     -v app="$APP_DB_USER" -v pw="$APP_DB_PASSWORD" -v db="$POSTGRES_DB" <<'SQL'
 CREATE ROLE :"app" LOGIN PASSWORD :'pw' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 64;
+-- On PostgreSQL 16+ a CREATEROLE account (a managed service's master user) may not act as the role it made without this.
+GRANT :"app" TO CURRENT_USER;
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO :"app";
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
