@@ -373,7 +373,8 @@ export ACTIVATIONS_TEST_RABBITMQ=amqp://$RMQ_USER:$RMQ_PASSWORD@127.0.0.1:$RMQ_P
 export ACTIVATIONS_TEST_RABBITMQ_MANAGEMENT=http://127.0.0.1:$RMQ_MGMT_PORT
 export ACTIVATIONS_TEST_RABBITMQ_MANAGEMENT_USER=$RMQ_USER
 export ACTIVATIONS_TEST_RABBITMQ_MANAGEMENT_PASSWORD=$RMQ_PASSWORD
-export ACTIVATIONS_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=$PG_USER;Password=$PG_PASSWORD;Database=$PG_DATABASE"
+# Plain (SSL Mode=Disable): the server offers TLS for the TLS tests, the other tests keep the unencrypted path they had.
+export ACTIVATIONS_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=$PG_USER;Password=$PG_PASSWORD;Database=$PG_DATABASE;SSL Mode=Disable"
 # TLS: amqps on its own port and PostgreSQL with VerifyFull, both trusting only the private CA (tests/servers/common.sh tls_make).
 export ACTIVATIONS_TEST_TLS_CA="$(tls_dir)/ca.pem"
 export ACTIVATIONS_TEST_RABBITMQ_TLS=amqps://$RMQ_USER:$RMQ_PASSWORD@localhost:$RMQ_TLS_PORT/
