@@ -49,10 +49,12 @@ public static class CoordinatorCommands
         var onFailure = new Option<string>("--on-failure") { Description = "What a question that cannot be captured does: fail (no files, the pairs named) or drop (left out)", DefaultValueFactory = _ => "fail" };
         var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"Distributed: RabbitMQ address amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable}); questions go to separate worker processes" };
         var postgres = new Option<string?>("--postgres") { Description = $"Distributed: PostgreSQL connection string \"Host=…;Username=…;Password=…;Database=…\" (or {ConnectionStrings.PostgresEnvironmentVariable}); default: SQLite in --out" };
+        var rabbitmqCaFile = new Option<string?>("--rabbitmq-ca-file") { Description = $"With amqps://: trust only the CA certificates in this PEM file (or {RabbitMqEndpoint.CaFileEnvironmentVariable}); the chain and the host name are always verified" };
+        var connectTimeout = new Option<string?>("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
         var localWorker = new Option<bool>("--local-worker") { Description = "With --rabbitmq: also run a worker in this process" };
         var command = new Command("run", "Run (or resume) a capture job. Without --rabbitmq everything runs in this process.")
         {
-            scores, responses, model, output, revision, layers, hooks, format, maxFaithful, maxUnfaithful, variant, pooling, prependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, postgres, localWorker,
+            scores, responses, model, output, revision, layers, hooks, format, maxFaithful, maxUnfaithful, variant, pooling, prependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker,
         };
         command.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         {
@@ -77,6 +79,8 @@ public static class CoordinatorCommands
                 MaxTokens = parse.GetValue(maxTokens),
                 OnFailure = parse.GetValue(onFailure)!,
                 RabbitMq = parse.GetValue(rabbitmq),
+                RabbitMqCaFile = parse.GetValue(rabbitmqCaFile),
+                ConnectTimeout = parse.GetValue(connectTimeout),
                 Postgres = parse.GetValue(postgres),
                 LocalWorker = parse.GetValue(localWorker),
             });

@@ -38,9 +38,14 @@ public sealed record RunOptions
     public int? BatchSize { get; init; }
     public int? MaxTokens { get; init; }
     public string? RabbitMq { get; init; }
+    public string? RabbitMqCaFile { get; init; }
+    public string? ConnectTimeout { get; init; }
     public string? Postgres { get; init; }
     public bool LocalWorker { get; init; }
     public string OnFailure { get; init; } = "fail";
+
+    /// <summary>The options with the broker address and the connection string masked.</summary>
+    public override string ToString() => Redacted.Describe(this);
 }
 
 /// <summary>
@@ -82,6 +87,12 @@ public sealed record ValidatedRun(
     /// <summary>Whether this process runs a worker of its own (always without a broker).</summary>
     public bool RunsLocalWorker => Broker is null || LocalWorker;
 
+    /// <summary>How long to wait for the broker and the database before exiting with an error.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = RabbitMqEndpoint.DefaultConnectTimeout;
+
+    /// <summary>The run with the connection string masked.</summary>
+    public override string ToString() => Redacted.Describe(this);
+
     /// <summary>One validation step for every parameter, shared by embedded and distributed runs.</summary>
     public static ValidatedRun Validate(RunOptions options)
     {
@@ -113,7 +124,6 @@ public sealed record ValidatedRun(
             throw new InvalidInputException("--model", "no model was given");
         }
         var capture = new CaptureRequest(hooks, pooling, options.PrependBos ? BosPolicy.Bos : BosPolicy.NoBos, options.MaxTokens, device, dtype);
-        var rabbitmq = options.RabbitMq ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable);
         var postgres = options.Postgres ?? Environment.GetEnvironmentVariable(ConnectionStrings.PostgresEnvironmentVariable);
         return new ValidatedRun(
             new ModelRequest(options.Model, options.Revision),
@@ -124,9 +134,12 @@ public sealed record ValidatedRun(
             options.Responses,
             options.Out,
             options.BatchSize,
-            string.IsNullOrWhiteSpace(rabbitmq) ? null : RabbitMqEndpoint.Parse(rabbitmq),
+            RabbitMqEndpoint.Resolve(options.RabbitMq, options.RabbitMqCaFile, options.ConnectTimeout),
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
-            onFailure);
+            onFailure)
+        {
+            ConnectTimeout = RabbitMqEndpoint.ParseConnectTimeout(options.ConnectTimeout),
+        };
     }
 }
