@@ -14,7 +14,7 @@ public class SklearnCrossCheckTests
         var (rows, labels) = Synthetic.Stack(f, u);
         var cv = new NestedCrossValidation(new ProbeDesign(Folds: 5, Repeats: 2, Seed: 3));
         var plan = cv.Plan(labels);
-        using var x = Synthetic.Tensor(rows);
+        var x = Synthetic.Matrix(rows);
         var ours = cv.Run(x, labels);
 
         var reference = JsonSerializer.Deserialize<JsonElement>(SystemPython.Run([SystemPython.Script("sklearn_nested_cv.py")], new

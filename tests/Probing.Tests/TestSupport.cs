@@ -67,6 +67,73 @@ internal static class Synthetic
     internal static (double[][] X, int[] Labels) Stack(double[][] faithful, double[][] unfaithful) =>
         (faithful.Concat(unfaithful).ToArray(), faithful.Select(_ => 1).Concat(unfaithful.Select(_ => 0)).ToArray());
 
-    internal static TorchSharp.torch.Tensor Tensor(double[][] rows) =>
-        TorchSharp.torch.tensor(rows.SelectMany(r => r).ToArray(), [rows.Length, rows[0].Length], dtype: TorchSharp.torch.float64);
+    internal static Statistics.RowMatrix Matrix(double[][] rows) => new(rows.SelectMany(r => r).ToArray(), rows.Length, rows[0].Length);
+}
+
+/// <summary>Writes activation folders as the capture does: torch.save zips (float32), safetensors, manifest.json.</summary>
+internal static class ActivationFolders
+{
+    internal static string NewFolder()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "probe-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+
+    internal static void WritePt(string path, double[][] faithful, double[][] unfaithful)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var state = new Dictionary<string, TorchSharp.torch.Tensor>();
+        if (faithful.Length > 0)
+        {
+            state["faithful"] = Float32(faithful);
+        }
+        if (unfaithful.Length > 0)
+        {
+            state["unfaithful"] = Float32(unfaithful);
+        }
+        using var stream = File.Create(path);
+        TorchSharp.PyBridge.PyTorchPickler.PickleStateDict(stream, state);
+    }
+
+    static TorchSharp.torch.Tensor Float32(double[][] rows) =>
+        TorchSharp.torch.tensor(rows.SelectMany(r => r.Select(v => (float)v)).ToArray(), [rows.Length, rows[0].Length]);
+
+    /// <summary>The safetensors layout: 8-byte little-endian header length, the JSON header, then the raw data.</summary>
+    internal static void WriteSafetensors(string path, double[][] faithful, double[][] unfaithful)
+    {
+        var f = faithful.SelectMany(r => r.Select(v => (float)v)).SelectMany(BitConverter.GetBytes).ToArray();
+        var u = unfaithful.SelectMany(r => r.Select(v => (float)v)).SelectMany(BitConverter.GetBytes).ToArray();
+        var header = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["faithful"] = new { dtype = "F32", shape = new[] { faithful.Length, faithful[0].Length }, data_offsets = new[] { 0, f.Length } },
+            ["unfaithful"] = new { dtype = "F32", shape = new[] { unfaithful.Length, unfaithful[0].Length }, data_offsets = new[] { f.Length, f.Length + u.Length } },
+            ["__metadata__"] = new { hook = "from-test" },
+        });
+        var headerBytes = System.Text.Encoding.UTF8.GetBytes(header);
+        using var stream = File.Create(path);
+        stream.Write(BitConverter.GetBytes((ulong)headerBytes.Length));
+        stream.Write(headerBytes);
+        stream.Write(f);
+        stream.Write(u);
+    }
+
+    internal static void WriteManifest(string folder, int faithful, int unfaithful, object? hooks = null)
+    {
+        var manifest = new Dictionary<string, object?>
+        {
+            ["tool_version"] = "test",
+            ["model"] = new { id = "test/planted", revision = (string?)null },
+            ["pooling"] = "mean",
+            ["bos_policy"] = "no-bos",
+            ["dtype"] = "float32",
+            ["pair_ids"] = new { faithful = Enumerable.Range(0, faithful).Select(i => $"f{i}"), unfaithful = Enumerable.Range(0, unfaithful).Select(i => $"u{i}") },
+            ["some_future_field"] = new { nested = true },
+        };
+        if (hooks is not null)
+        {
+            manifest["hooks"] = hooks;
+        }
+        File.WriteAllText(Path.Combine(folder, "manifest.json"), JsonSerializer.Serialize(manifest));
+    }
 }

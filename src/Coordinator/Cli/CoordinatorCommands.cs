@@ -22,6 +22,7 @@ public static class CoordinatorCommands
         var root = new RootCommand("Activations coordinator: captures a Qwen2 model's residual stream per question, pooled, into per-layer .pt files.");
         root.Subcommands.Add(RunCommand(configureLogging));
         root.Subcommands.Add(StatusCommand(configureLogging));
+        root.Subcommands.Add(ProbeCommand.Build());
         return root;
     }
 

@@ -13,15 +13,16 @@ namespace Activations.Probing.Statistics;
 internal static class LogisticFit
 {
     /// <summary>Gradient norm accepted as converged (the objective is a mean, so this is scale-free).</summary>
-    internal const double GradientTolerance = 1e-10;
+    internal const double GradientTolerance = 1e-8;
 
     const int MaxIterations = 10_000;
 
     /// <param name="features">Row-major [rows, width]: the training rows only.</param>
     /// <param name="labels">1 = faithful, 0 = unfaithful, per training row.</param>
     /// <param name="weights">Per training row, &gt; 0.</param>
+    /// <param name="start">[w, b] to start from (a neighbouring C's solution), else zeros.</param>
     /// <returns>w [width] and b.</returns>
-    internal static (double[] W, double B) Fit(double[] features, int width, int[] labels, double[] weights, double c)
+    internal static (double[] W, double B) Fit(double[] features, int width, int[] labels, double[] weights, double c, double[]? start = null)
     {
         var rows = labels.Length;
         var objective = ObjectiveFunction.Gradient(theta =>
@@ -60,7 +61,7 @@ internal static class LogisticFit
             return (value / rows, DenseVector.OfArray(gradient));
         });
         var minimizer = new LimitedMemoryBfgsMinimizer(GradientTolerance, parameterTolerance: 0, functionProgressTolerance: 0, memory: 10, maximumIterations: MaxIterations);
-        var result = minimizer.FindMinimum(objective, DenseVector.Create(width + 1, 0.0));
+        var result = minimizer.FindMinimum(objective, start is null ? DenseVector.Create(width + 1, 0.0) : DenseVector.OfArray(start));
         var theta = result.MinimizingPoint.ToArray();
         return (theta[..width], theta[width]);
     }
