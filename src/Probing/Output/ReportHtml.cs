@@ -33,7 +33,7 @@ public static class ReportHtml
         html.Append("</title><style>");
         html.Append("body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}h1{font-size:22px;margin:0 0 8px}h2{font-size:16px;margin:28px 0 6px}");
         html.Append("table{border-collapse:collapse;font-size:13px;margin:12px 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}");
-        html.Append(".run,.note{font-size:13px;line-height:1.5}.note{color:#444}.row{display:flex;flex-wrap:wrap;gap:10px}.verdict-linear{color:#1a7f37;font-weight:bold}.verdict-weak{color:#9a6700;font-weight:bold}.verdict-none{color:#666}");
+        html.Append(".run,.note{font-size:13px;line-height:1.5}.note{color:#444}.row{display:flex;flex-wrap:wrap;gap:10px}.verdict-linear,.verdict-weak,.verdict-none{white-space:nowrap}.verdict-linear{color:#1a7f37;font-weight:bold}.verdict-weak{color:#9a6700;font-weight:bold}.verdict-none{color:#666}");
         html.Append("</style></head><body>");
         html.Append("<h1>What the probes say</h1>");
 
@@ -100,11 +100,11 @@ public static class ReportHtml
             plot.Circle(i + 0.14, r.Accuracy, 5, "#ffffff", "#777");
             plot.Text(i, 0.04, $"p = {P(r.PValue)}", size: 10);
         }
-        plot.Legend(0, "balanced accuracy", "#222");
-        plot.Legend(1, "accuracy (hollow)", "#777");
-        plot.Legend(2, "permutation null 5–95%", "#bbbbbb");
-        plot.Legend(3, "majority baseline", ObservedColor, line: true);
-        plot.Legend(4, "chance (0.5)", "#555", line: true);
+        plot.Legend("balanced accuracy", "#222");
+        plot.Legend("accuracy (hollow)", "#777");
+        plot.Legend("permutation null 5–95%", "#bbbbbb");
+        plot.Legend("majority baseline", ObservedColor, line: true);
+        plot.Legend("chance (0.5)", "#555", line: true);
         var ticks = run.Results.Select((r, i) => ((double)i, ShortName(r))).ToList();
         return plot.Render("hook", "score", ticks, Enumerable.Range(0, 6).Select(k => (k * 0.2, (k * 0.2).ToString("0.0", CultureInfo.InvariantCulture))));
     }
@@ -118,8 +118,8 @@ public static class ReportHtml
             var faithful = i < r.Set.Faithful;
             plot.Circle(pca.First[i], pca.Second[i], 4.5, faithful ? FaithfulColor : UnfaithfulColor, "#ffffff", 0.85);
         }
-        plot.Legend(0, $"faithful ({r.Set.Faithful})", FaithfulColor);
-        plot.Legend(1, $"unfaithful ({r.Set.Unfaithful})", UnfaithfulColor);
+        plot.Legend($"faithful ({r.Set.Faithful})", FaithfulColor);
+        plot.Legend($"unfaithful ({r.Set.Unfaithful})", UnfaithfulColor);
         return plot.Render($"PC1 ({pca.FirstShare:P0} of variance)", $"PC2 ({pca.SecondShare:P0})");
     }
 
@@ -143,9 +143,9 @@ public static class ReportHtml
         {
             plot.Line(0, 0, 0, top, "#555", 1.5, "6 4");
         }
-        plot.Legend(0, "faithful", FaithfulColor);
-        plot.Legend(1, "unfaithful", UnfaithfulColor);
-        plot.Legend(2, "threshold (0)", "#555", line: true);
+        plot.Legend("faithful", FaithfulColor);
+        plot.Legend("unfaithful", UnfaithfulColor);
+        plot.Legend("threshold (0)", "#555", line: true);
         return plot.Render("decision value (x · w + b)", "rows");
     }
 
@@ -162,8 +162,8 @@ public static class ReportHtml
             plot.Box(lo + b * width, 0, lo + (b + 1) * width, counts[b], "#999999", 0.8, "#ffffff");
         }
         plot.Line(r.BalancedAccuracy, 0, r.BalancedAccuracy, top, ObservedColor, 2.5);
-        plot.Legend(0, "shuffled labels", "#999999");
-        plot.Legend(1, $"observed, p = {P(r.PValue)}", ObservedColor);
+        plot.Legend("shuffled labels", "#999999");
+        plot.Legend($"observed, p = {P(r.PValue)}", ObservedColor);
         return plot.Render("mean balanced accuracy", "permutations");
     }
 

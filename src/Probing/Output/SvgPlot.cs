@@ -7,7 +7,8 @@ namespace Activations.Probing.Output;
 /// <summary>A plot drawn as inline SVG: a frame with linear axes, ticks and labels, and marks in data coordinates.</summary>
 internal sealed class SvgPlot
 {
-    const double Left = 56, Right = 14, Top = 28, Bottom = 46;
+    const double Left = 56, Right = 14, Top = 48, Bottom = 46;
+    readonly List<(string Label, string Color, bool Line)> legend = [];
     readonly StringBuilder marks = new();
     readonly double width, height, xMin, xMax, yMin, yMax;
     readonly string title;
@@ -38,15 +39,21 @@ internal sealed class SvgPlot
     public void Text(double x, double y, string text, string anchor = "middle", double size = 11, string fill = "#333", double dy = 0) =>
         marks.Append($"<text x=\"{F(X(x))}\" y=\"{F(Y(y) + dy)}\" font-size=\"{F(size)}\" text-anchor=\"{anchor}\" fill=\"{fill}\">{WebUtility.HtmlEncode(text)}</text>");
 
-    /// <summary>A legend entry at the top right, <paramref name="row"/> 0 first.</summary>
-    public void Legend(int row, string label, string color, bool line = false)
+    /// <summary>A legend entry; entries sit in a row between the title and the frame, clear of the data.</summary>
+    public void Legend(string label, string color, bool line = false) => legend.Add((label, color, line));
+
+    void RenderLegend(StringBuilder svg)
     {
-        var x = width - Right - 150;
-        var y = Top + 12 + row * 16;
-        marks.Append(line
-            ? $"<line x1=\"{F(x)}\" y1=\"{F(y - 4)}\" x2=\"{F(x + 16)}\" y2=\"{F(y - 4)}\" stroke=\"{color}\" stroke-width=\"2\" stroke-dasharray=\"5 3\"/>"
-            : $"<rect x=\"{F(x + 3)}\" y=\"{F(y - 9)}\" width=\"10\" height=\"10\" fill=\"{color}\"/>");
-        marks.Append($"<text x=\"{F(x + 22)}\" y=\"{F(y)}\" font-size=\"11\" fill=\"#333\">{WebUtility.HtmlEncode(label)}</text>");
+        var x = Left;
+        const double y = 38;
+        foreach (var (label, color, line) in legend)
+        {
+            svg.Append(line
+                ? $"<line x1=\"{F(x)}\" y1=\"{F(y - 4)}\" x2=\"{F(x + 16)}\" y2=\"{F(y - 4)}\" stroke=\"{color}\" stroke-width=\"2\" stroke-dasharray=\"5 3\"/>"
+                : $"<rect x=\"{F(x + 3)}\" y=\"{F(y - 9)}\" width=\"10\" height=\"10\" fill=\"{color}\"/>");
+            svg.Append($"<text x=\"{F(x + 21)}\" y=\"{F(y)}\" font-size=\"11\" fill=\"#333\">{WebUtility.HtmlEncode(label)}</text>");
+            x += 30 + 6.2 * label.Length;
+        }
     }
 
     /// <summary>The finished SVG: frame, grid and tick labels, axis titles, then the marks.</summary>
@@ -67,6 +74,7 @@ internal sealed class SvgPlot
             svg.Append($"<text x=\"{F(X(value))}\" y=\"{F(height - Bottom + 16)}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">{WebUtility.HtmlEncode(label)}</text>");
         }
         svg.Append(marks);
+        RenderLegend(svg);
         svg.Append($"<rect x=\"{F(Left)}\" y=\"{F(Top)}\" width=\"{F(width - Left - Right)}\" height=\"{F(height - Top - Bottom)}\" fill=\"none\" stroke=\"#888\"/>");
         svg.Append($"<text x=\"{F((Left + width - Right) / 2)}\" y=\"{F(height - 8)}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#333\">{WebUtility.HtmlEncode(xLabel)}</text>");
         svg.Append($"<text transform=\"translate(14 {F((Top + height - Bottom) / 2)}) rotate(-90)\" font-size=\"11\" text-anchor=\"middle\" fill=\"#333\">{WebUtility.HtmlEncode(yLabel)}</text>");
