@@ -5,6 +5,7 @@ Reads JSON on stdin: {"x": [[...]], "labels": [...], "grid": [C...], "plan": [{"
 "validation": [bool]}]}]}. For each outer split: GridSearchCV over C of StandardScaler + LogisticRegression(class_weight=
 'balanced'), scored by log-loss on the given inner splits, refit on the outer training rows; prints JSON with, per outer
 split, the chosen C, the decision values of the test rows, their balanced accuracy and AUROC.
+With --unweighted the classes are not reweighted: a deliberately different probe, to show the comparison can fail.
 """
 import json
 import sys
@@ -16,6 +17,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+class_weight = None if "--unweighted" in sys.argv[1:] else "balanced"
 data = json.load(sys.stdin)
 x = np.asarray(data["x"], dtype=np.float64)
 y = np.asarray(data["labels"], dtype=np.int64)
@@ -28,7 +30,7 @@ for split in data["plan"]:
         (np.array([position[r] for r in np.flatnonzero(s["train"])]), np.array([position[r] for r in np.flatnonzero(s["validation"])]))
         for s in split["inner"]
     ]
-    model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", tol=1e-12, max_iter=100000))
+    model = make_pipeline(StandardScaler(), LogisticRegression(class_weight=class_weight, tol=1e-12, max_iter=100000))
     search = GridSearchCV(model, {"logisticregression__C": data["grid"]}, scoring="neg_log_loss", cv=inner, refit=True)
     search.fit(x[train], y[train])
     scores = search.decision_function(x[test])
