@@ -1,3 +1,5 @@
+using Activations.ServiceDefaults;
+
 namespace Activations.Probing.Output;
 
 /// <summary>Writes a run's files into the output folder, each atomically: the directions, report.html, then probes.json.</summary>
