@@ -5,8 +5,30 @@ using Activations.Probing.Output;
 
 namespace Activations.Probing.Tests;
 
+/// <summary>One probe run on two hooks (a planted direction and noise) with its report, shared by the report tests.</summary>
+public sealed class ReportFixture
+{
+    public ReportFixture()
+    {
+        var folder = ActivationFolders.NewFolder();
+        var (f, u, _) = Synthetic.Planted(30, 15, 32, shift: 4, seed: 31);
+        ActivationFolders.WritePt(System.IO.Path.Combine(folder, "layer_4_activations.pt"), f, u);
+        var (f2, u2, _) = Synthetic.Planted(30, 15, 32, shift: 0, seed: 32);
+        ActivationFolders.WritePt(System.IO.Path.Combine(folder, "layer_8_activations.pt"), f2, u2);
+        ActivationFolders.WriteManifest(folder, 30, 15);
+        var settings = ProbeSettings.Validate(folder, null, 5, 2, 30, 0);
+        Run = new ProbeRunner(settings).Run(ActivationFolderReader.Read(folder, 5));
+        ProbeOutputWriter.Write(Run);
+        Path = System.IO.Path.Combine(settings.Out, ReportHtml.FileName);
+    }
+
+    public ProbeRun Run { get; }
+
+    public string Path { get; }
+}
+
 /// <summary>report.html opened in real headless Chromium: self-contained, and every plot drawn.</summary>
-public partial class ReportTests
+public partial class ReportTests(ReportFixture fixture) : IClassFixture<ReportFixture>
 {
     static bool Bluish((byte R, byte G, byte B) p) => p.B > p.R + 50 && p.B > 150; // faithful #1f77b4, alone or blended
     static bool Orangish((byte R, byte G, byte B) p) => p.R > 200 && p.G is > 110 and < 215 && p.B < 150; // unfaithful #ff7f0e
@@ -14,19 +36,7 @@ public partial class ReportTests
     static bool Grey((byte R, byte G, byte B) p) => Math.Abs(p.R - p.G) < 8 && Math.Abs(p.G - p.B) < 8 && p.R is > 120 and < 225;
     static bool Dark((byte R, byte G, byte B) p) => p.R < 70 && p.G < 70 && p.B < 70;
 
-    static (ProbeRun Run, string Html) Report()
-    {
-        var folder = ActivationFolders.NewFolder();
-        var (f, u, _) = Synthetic.Planted(30, 15, 32, shift: 4, seed: 31);
-        ActivationFolders.WritePt(Path.Combine(folder, "layer_4_activations.pt"), f, u);
-        var (f2, u2, _) = Synthetic.Planted(30, 15, 32, shift: 0, seed: 32);
-        ActivationFolders.WritePt(Path.Combine(folder, "layer_8_activations.pt"), f2, u2);
-        ActivationFolders.WriteManifest(folder, 30, 15);
-        var settings = ProbeSettings.Validate(folder, null, 5, 2, 30, 0);
-        var run = new ProbeRunner(settings).Run(ActivationFolderReader.Read(folder, 5));
-        ProbeOutputWriter.Write(run);
-        return (run, Path.Combine(settings.Out, ReportHtml.FileName));
-    }
+    (ProbeRun Run, string Html) Report() => (fixture.Run, fixture.Path);
 
     [Fact]
     public void The_report_is_self_contained_and_names_the_run()
