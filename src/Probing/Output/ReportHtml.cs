@@ -50,7 +50,7 @@ public static class ReportHtml
         html.Append(manifest.Faithful is { } f && manifest.Unfaithful is { } u
             ? $" · <b>pairs</b> {f} faithful, {u} unfaithful (manifest)"
             : " · <b>pairs</b> not recorded");
-        html.Append($"<br><b>Hooks</b> {E(string.Join(", ", run.Results.Select(r => r.Set.Hook)))} · <b>folder</b> {E(Path.GetFullPath(run.Folder.Path))}");
+        html.Append($"<br><b>Hooks</b> {E(string.Join(", ", run.Results.Select(r => r.Set.Hook)))} · <b>folder</b> {E(run.Folder.Path)}");
         html.Append($"<br><b>Evaluation</b> {s.Design.Folds}-fold stratified cross-validation × {s.Design.Repeats} repeats, {s.Permutations} label permutations, seed {s.Design.Seed}</p>");
 
         html.Append("<table><tr><th class=\"l\">hook</th><th class=\"l\">file</th><th>rows (faithful / unfaithful)</th><th>d</th><th>accuracy</th><th>balanced accuracy</th><th>AUROC</th><th>majority baseline</th><th>p</th><th>p (Holm)</th><th class=\"l\">verdict</th></tr>");
@@ -86,7 +86,7 @@ public static class ReportHtml
     static string SummaryPlot(ProbeRun run)
     {
         var hooks = run.Results.Count;
-        var plot = new SvgPlot(Math.Max(620, 130 * hooks + 120), 340, (-0.6, hooks - 0.4), (0, 1), "Balanced accuracy per hook (mean ± sd over test folds)");
+        var plot = new SvgPlot(Math.Max(820, 130 * hooks + 120), 340, (-0.6, hooks - 0.4), (0, 1), "Balanced accuracy per hook (mean ± sd over test folds)");
         plot.Line(-0.6, 0.5, hooks - 0.4, 0.5, "#555", 1.5, "6 4");
         for (var i = 0; i < hooks; i++)
         {
