@@ -74,7 +74,7 @@ public class ProbeKnownAnswerTests
     public void The_saved_direction_loads_in_torch_and_reproduces_the_probe_on_raw_rows()
     {
         var folder = PlantedFolder(shift: 3, seed: 4, out _, out _);
-        var run = Probe(folder, permutations: 2) with { };
+        var run = Probe(folder, permutations: 2);
         var outFolder = Path.Combine(folder, "probes");
         ProbeOutputWriter.Write(run with { Settings = run.Settings with { Out = outFolder } });
         var result = run.Results[0];
