@@ -37,7 +37,7 @@ public sealed record RunDescription(string? Model, string? Pooling, string? BosP
         }
         var model = manifest["model"] switch
         {
-            JsonObject m => Text(m["id"]) is { } id ? (Text(m["revision"]) is { } rev ? $"{id} @ {rev}" : id) : null,
+            JsonObject m => Text(m["id"]) is { } id ? ((Text(m["resolved_commit"]) ?? Text(m["revision"])) is { } rev ? $"{id} @ {rev}" : id) : null,
             var other => Text(other),
         };
         var pairs = manifest["pair_ids"] as JsonObject;
