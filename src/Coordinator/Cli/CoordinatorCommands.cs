@@ -24,6 +24,7 @@ public static class CoordinatorCommands
         var root = new RootCommand("Activations coordinator: captures a Qwen2 model's TransformerLens hook points per question, pooled, into per-hook .pt files.");
         root.Subcommands.Add(RunCommand(configureLogging));
         root.Subcommands.Add(StatusCommand(configureLogging));
+        root.Subcommands.Add(ProbeCommand.Build());
         return root;
     }
 
