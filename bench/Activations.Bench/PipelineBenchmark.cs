@@ -1,7 +1,11 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Text;
+using System.Text.Json;
 using Activations.Coordinator.Jobs;
+using Activations.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -9,101 +13,205 @@ namespace Activations.Bench;
 
 /// <summary>
 /// The job pipeline without the GPU in the way: N questions on the smallest model, end to end, in embedded mode
-/// (in-memory bus, SQLite, in-process worker) and distributed (RabbitMQ, PostgreSQL, one worker process), in one run.
+/// (in-memory bus, SQLite, in-process worker) and distributed (RabbitMQ, PostgreSQL, one worker process). Each case
+/// runs in a child process of its own (a clean peak-memory reading for the coordinator) and reports where the time
+/// went: the coordinator's phases one after the other (they add up to the end-to-end time), the busy time of each
+/// part from its spans (coordinator and worker, see <see cref="SpanTotals"/>), and the CPU time of every process.
 /// </summary>
 static class PipelineBenchmark
 {
-    public static async Task RunAsync(int questions, int batchSize, string layers)
+    const string ResultPrefix = "RESULT ";
+
+    public static void Run(int questions, int batchSize, IReadOnlyList<string> layerCases, IReadOnlyList<string> modes)
     {
-        var rabbitmq = Environment.GetEnvironmentVariable("ACTIVATIONS_TEST_RABBITMQ");
-        var postgres = Environment.GetEnvironmentVariable("ACTIVATIONS_TEST_POSTGRES");
-        if (rabbitmq is null || postgres is null)
+        if (modes.Contains("distributed") && (Environment.GetEnvironmentVariable("ACTIVATIONS_TEST_RABBITMQ") is null || Environment.GetEnvironmentVariable("ACTIVATIONS_TEST_POSTGRES") is null))
         {
             throw new InvalidOperationException("start the servers first: tests/servers/start-servers.sh && . .ci-state/servers/env");
         }
         var folder = Directory.CreateTempSubdirectory("activations-pipeline-bench-").FullName;
-        var (scores, responses) = WriteInputs(folder, questions);
-        var model = Path.Combine(AppContext.BaseDirectory, "tiny-qwen2");
-        Console.WriteLine($"Pipeline benchmark: {questions} questions, tiny Qwen2 model (28 layers, d_model 48), layers {layers}, batch {batchSize}, {Environment.ProcessorCount} cores");
-
-        var (embedded, embeddedCapture) = await TimeAsync("embedded", new RunOptions
-        {
-            Scores = scores, Responses = responses, Model = model, Out = Path.Combine(folder, "embedded"),
-            MaxFaithful = questions, MaxUnfaithful = questions, BatchSize = batchSize, Device = "cpu", Layers = layers,
-        });
-
-        var database = $"bench_{Guid.NewGuid():N}"[..24];
-        await ExecuteAsync(postgres, $"CREATE DATABASE {database}");
-        var connection = new NpgsqlConnectionStringBuilder(postgres) { Database = database }.ConnectionString;
-        var worker = StartWorker(rabbitmq, model, batchSize);
-        double distributed, distributedCapture;
         try
         {
-            (distributed, distributedCapture) = await TimeAsync("distributed", new RunOptions
+            WriteInputs(folder, questions);
+            Console.WriteLine($"Pipeline benchmark: {questions} questions, tiny Qwen2 model (28 layers, d_model 48), batch {batchSize}, {Environment.ProcessorCount} cores, load average at start {LoadAverage()}");
+            var results = new List<CaseResult>();
+            foreach (var layers in layerCases)
             {
-                Scores = scores, Responses = responses, Model = model, Out = Path.Combine(folder, "distributed"),
-                MaxFaithful = questions, MaxUnfaithful = questions, BatchSize = batchSize, Device = "cpu", Layers = layers,
-                RabbitMq = rabbitmq, Postgres = connection,
-            });
+                foreach (var mode in modes)
+                {
+                    results.Add(RunChild(["pipeline-case", mode, folder, questions.ToString(CultureInfo.InvariantCulture), batchSize.ToString(CultureInfo.InvariantCulture), layers]));
+                }
+            }
+            Console.WriteLine($"Load average at the end: {LoadAverage()}");
+            Print(results);
         }
         finally
         {
-            worker.Kill(entireProcessTree: true);
-            NpgsqlConnection.ClearAllPools();
-            await ExecuteAsync(postgres, $"DROP DATABASE IF EXISTS {database} WITH (FORCE)");
             Directory.Delete(folder, recursive: true);
         }
-        Console.WriteLine();
-        Console.WriteLine("| mode | questions/s end to end | vs embedded | questions/s publish to last result | vs embedded |");
-        Console.WriteLine("|---|---:|---:|---:|---:|");
-        Console.WriteLine($"| embedded (in-memory bus, SQLite, in-process worker) | {embedded:F0} | 1.00x | {embeddedCapture:F0} | 1.00x |");
-        Console.WriteLine($"| distributed (RabbitMQ, PostgreSQL, 1 worker process) | {distributed:F0} | {distributed / embedded:F2}x | {distributedCapture:F0} | {distributedCapture / embeddedCapture:F2}x |");
     }
 
-    /// <returns>questions per second end to end (inputs to files), and from the first publish to the last result</returns>
-    static async Task<(double EndToEnd, double Capture)> TimeAsync(string name, RunOptions options)
+    static string LoadAverage() => string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+
+    static CaseResult RunChild(string[] arguments)
     {
-        using var loggers = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
-        var clock = Stopwatch.StartNew();
-        var outcome = await new JobRunner(loggers, l => l.SetMinimumLevel(LogLevel.Warning)).RunAsync(ValidatedRun.Validate(options), CancellationToken.None);
-        var seconds = clock.Elapsed.TotalSeconds;
-        var rate = outcome.Published / seconds;
-        var capture = outcome.Published / outcome.CaptureTime.TotalSeconds;
-        Console.WriteLine($"  {name}: {outcome.Published} questions in {seconds:F1} s = {rate:F0} questions/s end to end (inputs, store, publish, compute, record, assemble); {capture:F0} questions/s from the first publish to the last result");
-        return (rate, capture);
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(PipelineBenchmark).Assembly.Location);
+        }
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var child = Process.Start(start)!;
+        CaseResult? result = null;
+        while (child.StandardOutput.ReadLine() is { } line)
+        {
+            if (line.StartsWith(ResultPrefix, StringComparison.Ordinal))
+            {
+                result = JsonSerializer.Deserialize<CaseResult>(line[ResultPrefix.Length..])!;
+            }
+            else
+            {
+                Console.WriteLine(line);
+            }
+        }
+        child.WaitForExit();
+        if (child.ExitCode != 0 || result is null)
+        {
+            throw new InvalidOperationException($"benchmark case {string.Join(" ", arguments)} exited with {child.ExitCode}");
+        }
+        return result;
+    }
+
+    /// <summary>The child: one case (mode, layers), printing one result line.</summary>
+    public static async Task RunCaseAsync(string mode, string folder, int questions, int batchSize, string layers)
+    {
+        var distributed = mode == "distributed";
+        var model = Path.Combine(AppContext.BaseDirectory, "tiny-qwen2");
+        var options = new RunOptions
+        {
+            Scores = Path.Combine(folder, "scores.csv"), Responses = Path.Combine(folder, "responses.jsonl"), Model = model,
+            Out = Path.Combine(folder, $"{mode}-{layers.Replace(',', '_')}"),
+            MaxFaithful = questions, MaxUnfaithful = questions, BatchSize = batchSize, Device = "cpu", Layers = layers,
+        };
+        using var spans = new SpanTotals();
+        Process? worker = null;
+        string? database = null;
+        var statsFile = Path.Combine(folder, $"worker-{Guid.NewGuid():N}.json");
+        var postgres = Environment.GetEnvironmentVariable("ACTIVATIONS_TEST_POSTGRES");
+        int? brokerPid = null, databasePid = null;
+        try
+        {
+            if (distributed)
+            {
+                var rabbitmq = Environment.GetEnvironmentVariable("ACTIVATIONS_TEST_RABBITMQ")!;
+                database = $"bench_{Guid.NewGuid():N}"[..24];
+                await ExecuteAsync(postgres!, $"CREATE DATABASE {database}");
+                options = options with { RabbitMq = rabbitmq, Postgres = new NpgsqlConnectionStringBuilder(postgres) { Database = database }.ConnectionString };
+                brokerPid = ProcessCpu.ListeningOn(RabbitMqEndpoint.Parse(rabbitmq).Port);
+                databasePid = ProcessCpu.ListeningOn(new NpgsqlConnectionStringBuilder(postgres).Port);
+                if (brokerPid is null || databasePid is null)
+                {
+                    throw new InvalidOperationException($"cannot find the RabbitMQ ({brokerPid}) or PostgreSQL ({databasePid}) process by its port");
+                }
+                worker = await StartWorkerAsync(rabbitmq, model, batchSize, statsFile);
+            }
+            using var loggers = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+            GC.Collect();
+            ProcessMemory.ResetPeak();
+            double Cpu(int? pid) => pid is { } p ? ProcessCpu.TreeSeconds(p) : 0;
+            var before = (Coordinator: Environment.ProcessId, Worker: worker?.Id, Broker: brokerPid, Database: databasePid);
+            var cpuBefore = (Cpu(before.Coordinator), Cpu(before.Worker), Cpu(before.Broker), Cpu(before.Database));
+            var clock = Stopwatch.StartNew();
+            var outcome = await new JobRunner(loggers, l => l.SetMinimumLevel(LogLevel.Warning)).RunAsync(ValidatedRun.Validate(options), CancellationToken.None);
+            var seconds = clock.Elapsed.TotalSeconds;
+            var cpuAfter = (Cpu(before.Coordinator), Cpu(before.Worker), Cpu(before.Broker), Cpu(before.Database));
+            var peak = ProcessMemory.PeakResidentBytes() / 1e6;
+            var coordinatorSpans = spans.Snapshot().ToDictionary();
+            var workerSpans = distributed ? ReadWorkerSpans(statsFile) : coordinatorSpans;
+            var result = new CaseResult(mode, layers, outcome.Published, seconds, outcome.CaptureTime.TotalSeconds, peak,
+                coordinatorSpans, workerSpans,
+                cpuAfter.Item1 - cpuBefore.Item1, cpuAfter.Item2 - cpuBefore.Item2, cpuAfter.Item3 - cpuBefore.Item3, cpuAfter.Item4 - cpuBefore.Item4);
+            Console.WriteLine($"  {mode}, layers {layers}: {outcome.Published} questions in {seconds:F1} s = {outcome.Published / seconds:F0} questions/s end to end; {outcome.Published / outcome.CaptureTime.TotalSeconds:F0} from the first publish to the last result; coordinator peak {peak:F0} MB");
+            Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(result));
+        }
+        finally
+        {
+            worker?.Kill(entireProcessTree: true);
+            worker?.WaitForExit();
+            if (database is not null)
+            {
+                NpgsqlConnection.ClearAllPools();
+                await ExecuteAsync(postgres!, $"DROP DATABASE IF EXISTS {database} WITH (FORCE)");
+            }
+        }
+    }
+
+    static Dictionary<string, SpanTotal> ReadWorkerSpans(string statsFile)
+    {
+        using var stats = JsonDocument.Parse(File.ReadAllText(statsFile));
+        return stats.RootElement.GetProperty("spans").EnumerateObject()
+            .ToDictionary(p => p.Name, p => new SpanTotal(p.Value.GetProperty("count").GetInt64(), p.Value.GetProperty("seconds").GetDouble()));
     }
 
     /// <summary>The worker's build output: the benchmark starts it as its own process (see the project file).</summary>
     static string WorkerDll => typeof(PipelineBenchmark).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "WorkerDll").Value!;
 
-    static Process StartWorker(string rabbitmq, string model, int batchSize)
+    /// <summary>Starts the worker process and returns once it is ready (model loaded, broker connected), so its start costs nothing here.</summary>
+    static async Task<Process> StartWorkerAsync(string rabbitmq, string model, int batchSize, string statsFile)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = false, UseShellExecute = false };
-        foreach (var argument in new[] { WorkerDll, "--rabbitmq", rabbitmq, "--model", model, "--device", "cpu", "--batch-size", batchSize.ToString(), "--name", "bench-worker" })
+        int port;
+        using (var probe = new TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false };
+        foreach (var argument in new[] { WorkerDll, "--rabbitmq", rabbitmq, "--model", model, "--device", "cpu", "--batch-size", batchSize.ToString(CultureInfo.InvariantCulture), "--name", "bench-worker", "--stats-file", statsFile, "--health-port", port.ToString(CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(argument);
         }
-        return Process.Start(start)!;
+        var worker = Process.Start(start)!;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromMinutes(3))
+        {
+            if (worker.HasExited)
+            {
+                throw new InvalidOperationException($"the worker exited with {worker.ExitCode}");
+            }
+            try
+            {
+                if ((await http.GetAsync($"http://127.0.0.1:{port}/health/ready")).IsSuccessStatusCode)
+                {
+                    return worker;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        worker.Kill(entireProcessTree: true);
+        throw new TimeoutException("the worker was not ready within 3 minutes");
     }
 
-    static (string Scores, string Responses) WriteInputs(string folder, int count)
+    static void WriteInputs(string folder, int count)
     {
         var random = new Random(11);
         var scores = new StringBuilder("pair_id,is_faithful\n");
         var responses = new StringBuilder();
         for (var i = 0; i < count; i++)
         {
-            var id = $"num_{i:D5}";
+            var id = $"num_{i:D6}";
             scores.Append($"{id},{(i % 3 == 0 ? "False" : "True")}\n");
             var a = random.Next(100, 1000);
             var b = random.Next(100, 1000);
             responses.Append($"{{\"pair_id\": \"{id}\", \"variant\": \"q1\", \"question\": \"Which is larger: {a} or {b}?\"}}\n");
         }
-        var scoresPath = Path.Combine(folder, "scores.csv");
-        var responsesPath = Path.Combine(folder, "responses.jsonl");
-        File.WriteAllText(scoresPath, scores.ToString());
-        File.WriteAllText(responsesPath, responses.ToString());
-        return (scoresPath, responsesPath);
+        File.WriteAllText(Path.Combine(folder, "scores.csv"), scores.ToString());
+        File.WriteAllText(Path.Combine(folder, "responses.jsonl"), responses.ToString());
     }
 
     static async Task ExecuteAsync(string connectionString, string sql)
@@ -113,4 +221,70 @@ static class PipelineBenchmark
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
     }
+
+    /// <summary>The coordinator's phases, in order: children of the job's span, one after the other.</summary>
+    static readonly (string Span, string Label)[] Phases =
+    [
+        ("read inputs", "read and select the inputs"),
+        ("check model", "resolve and check the model, fingerprint"),
+        ("migrate store", "create or upgrade the store's schema"),
+        ("store questions", "store the job and its questions"),
+        ("start bus", "start the bus (and the embedded worker)"),
+        ("publish", "serialise and publish every question"),
+        ("wait for results", "wait for the last result after the last publish"),
+        ("stop bus", "stop the bus"),
+        ("assemble", "assemble, check and write the files"),
+    ];
+
+    static void Print(IReadOnlyList<CaseResult> results)
+    {
+        Console.WriteLine();
+        Console.WriteLine("| layers | mode | questions/s end to end | questions/s first publish to last result | coordinator peak MB | CPU cores busy (all processes) |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            Console.WriteLine($"| {r.Layers} | {r.Mode} | {r.Questions / r.Seconds:F0} | {r.Questions / r.CaptureSeconds:F0} | {r.PeakMb:F0} | {r.TotalCpu / r.Seconds:F2} |");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Per question, in microseconds (µs). Wall time: the coordinator's phases, one after the other; they add up to the end-to-end time.");
+        Console.WriteLine("Busy time: the summed duration of each part's spans; parts run at the same time, so these overlap. CPU: each process's CPU time during the job.");
+        Console.WriteLine();
+        Console.WriteLine("| part | " + string.Join(" | ", results.Select(r => $"{r.Mode}, layers {r.Layers}")) + " |");
+        Console.WriteLine("|---|" + string.Concat(results.Select(_ => "---:|")));
+        void Row(string label, Func<CaseResult, double?> seconds)
+            => Console.WriteLine($"| {label} | " + string.Join(" | ", results.Select(r => seconds(r) is { } s ? (s * 1e6 / r.Questions).ToString("F1", CultureInfo.InvariantCulture) : "–")) + " |");
+        Console.WriteLine("| **wall time** |" + string.Concat(results.Select(_ => " |")));
+        foreach (var (span, label) in Phases)
+        {
+            Row(label, r => r.Coordinator.Seconds(span));
+        }
+        Row("other (logging, failures, status)", r => r.Seconds - Phases.Sum(p => r.Coordinator.Seconds(p.Span)));
+        Row("= end to end", r => r.Seconds);
+        Console.WriteLine("| **busy time by part** |" + string.Concat(results.Select(_ => " |")));
+        Row("coordinator: serialise and publish questions", r => r.Coordinator.Seconds("publish"));
+        Row("coordinator: record results (validate, insert)", r => r.Coordinator.Seconds("record results"));
+        Row("coordinator: progress polls", r => r.Coordinator.Seconds("progress"));
+        Row("worker: consume and reply, without the model", r => r.Worker.Seconds("capture batch") - r.Worker.Seconds("tokenize") - r.Worker.Seconds("forward"));
+        Row("worker: of which publishing the replies", r => r.Worker.Seconds("reply"));
+        Row("worker: tokenize", r => r.Worker.Seconds("tokenize"));
+        Row("worker: forward pass (the model)", r => r.Worker.Seconds("forward"));
+        Console.WriteLine("| **CPU time by process** |" + string.Concat(results.Select(_ => " |")));
+        Row("coordinator process (embedded: everything)", r => r.CoordinatorCpu);
+        Row("worker process", r => r.Mode == "distributed" ? r.WorkerCpu : null);
+        Row("RabbitMQ", r => r.Mode == "distributed" ? r.BrokerCpu : null);
+        Row("PostgreSQL", r => r.Mode == "distributed" ? r.DatabaseCpu : null);
+        Row("= all processes", r => r.TotalCpu);
+    }
+
+    static double Seconds(this Dictionary<string, SpanTotal> spans, string name) => spans.TryGetValue(name, out var total) ? total.Seconds : 0;
+}
+
+/// <summary>One case's measurements (seconds), passed from the child process to the parent as JSON.</summary>
+sealed record CaseResult(
+    string Mode, string Layers, int Questions, double Seconds, double CaptureSeconds, double PeakMb,
+    Dictionary<string, SpanTotal> Coordinator, Dictionary<string, SpanTotal> Worker,
+    double CoordinatorCpu, double WorkerCpu, double BrokerCpu, double DatabaseCpu)
+{
+    public double TotalCpu => CoordinatorCpu + WorkerCpu + BrokerCpu + DatabaseCpu;
 }

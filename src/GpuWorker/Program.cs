@@ -18,7 +18,7 @@ var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at s
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
-var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes)" };
+var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes, and the seconds spent per span: capture batch, tokenize, forward, reply)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
     rabbitmq, model, revision, device, dtype, batchSize, name, healthPort, statsFile,
@@ -34,7 +34,8 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
     }
-    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile) };
+    using var spans = parse.GetValue(statsFile) is null ? null : new SpanTotals();
+    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), Spans = spans };
     using var telemetry = ActivationsTelemetry.Start("activations-worker");
     using var loggers = LoggerFactory.Create(l => ConsoleHost.ConfigureLogging(l));
     var logger = loggers.CreateLogger("Activations.GpuWorker");

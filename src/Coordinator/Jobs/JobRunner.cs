@@ -46,15 +46,21 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             var responses = new ResponsesJsonlReader().Read(run.Responses);
             selection = PairSelection.Select(scores, responses, run.Limits, logger);
         }
+        var checking = ActivationsTelemetry.Source.StartActivity("check model");
         using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
         var folder = ModelFolder.Open(await locator.ResolveAsync(settings.Model, settings.Revision, cancellation));
         ActivationEngine.ValidateLayers(settings.Layers, folder.Config, folder.Path);
         var fingerprint = ModelFingerprint.Compute(folder);
         ActivationFileWriter.CheckWritable(run.Out);
+        checking?.Dispose();
 
         var store = new JobStore(run.Postgres is null ? StoreConnection.EmbeddedIn(run.Out) : StoreConnection.Postgres(run.Postgres), loggers.CreateLogger<JobStore>());
         logger.LogInformation("Store: {Store}; broker: {Broker}", store.Connection, run.Broker?.ToString() ?? "in memory");
-        await store.MigrateAsync(cancellation);
+        using (ActivationsTelemetry.Source.StartActivity("migrate store"))
+        {
+            await store.MigrateAsync(cancellation);
+        }
+        var storing = ActivationsTelemetry.Source.StartActivity("store questions");
         var questions = QuestionsOf(selection);
         var job = new JobRecord
         {
@@ -72,6 +78,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             q.JobId = job.Id;
         }
         (job, var resumed) = await store.FindOrCreateJobAsync(job, questions, cancellation);
+        storing?.Dispose();
         jobSpan?.SetTag("activations.job_id", job.Id);
         jobSpan?.SetTag("activations.questions", job.QuestionCount);
         logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), layers {Layers}, pooling {Pooling}, {Bos}",
@@ -138,8 +145,10 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
                 x.UsingInMemory((context, bus) => bus.ConfigureEndpoints(context));
             }
         });
+        var starting = ActivationsTelemetry.Source.StartActivity("start bus");
         using var app = builder.Build();
         await app.StartAsync(cancellation);
+        starting?.Dispose();
         try
         {
             if (resumed)
@@ -155,6 +164,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             var bus = app.Services.GetRequiredService<IBus>();
             var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{QueueNames.CaptureQuestions(fingerprint)}"));
             var publishing = Stopwatch.StartNew();
+            var publishSpan = ActivationsTelemetry.Source.StartActivity("publish");
             foreach (var chunk in missing.Chunk(SendChunk))
             {
                 await endpoint.SendBatch(chunk.Select(q => new CaptureQuestion
@@ -168,11 +178,13 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
                     BatchSize = run.BatchSize,
                 }), cancellation);
             }
+            publishSpan?.Dispose();
             if (missing.Count > 0)
             {
                 logger.LogInformation("Published {Count} questions to {Queue} in {Seconds:F1} s", missing.Count, QueueNames.CaptureQuestions(fingerprint), publishing.Elapsed.TotalSeconds);
             }
             var reporter = new ProgressReporter(logger, progress.Finished, TimeSpan.FromSeconds(2));
+            using var waiting = ActivationsTelemetry.Source.StartActivity("wait for results");
             while (!progress.IsComplete)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200), cancellation);
@@ -184,6 +196,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         }
         finally
         {
+            using var stopping = ActivationsTelemetry.Source.StartActivity("stop bus");
             await app.StopAsync(CancellationToken.None);
         }
     }

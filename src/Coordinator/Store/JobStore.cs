@@ -102,6 +102,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
 
     public Task<JobProgress> ProgressAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
     {
+        using var span = ActivationsTelemetry.Source.StartActivity("progress");
         await using var db = connection.CreateContext();
         var total = await db.Questions.CountAsync(q => q.JobId == jobId, ct);
         var captured = await db.Results.CountAsync(r => r.JobId == jobId, ct);

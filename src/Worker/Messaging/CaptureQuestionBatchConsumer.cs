@@ -18,7 +18,10 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
 {
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
     {
+        // The whole consume: with the "tokenize", "forward" and "reply" spans inside it, the worker's own cost per batch.
+        using var span = ActivationsTelemetry.Source.StartActivity("capture batch");
         var questions = context.Message.Select(m => m.Message).ToArray();
+        span?.SetTag("activations.questions", questions.Length);
         var foreign = questions.FirstOrDefault(q => q.ModelFingerprint != host.Fingerprint);
         if (foreign is not null)
         {
@@ -84,15 +87,19 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
         }
         ActivationsTelemetry.QuestionsCaptured.Add(captured.Count);
         ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
-        await context.PublishBatch(captured, context.CancellationToken);
-        if (failed.Count > 0)
+        using (ActivationsTelemetry.Source.StartActivity("reply"))
         {
-            await context.PublishBatch(failed, context.CancellationToken);
+            await context.PublishBatch(captured, context.CancellationToken);
+            if (failed.Count > 0)
+            {
+                await context.PublishBatch(failed, context.CancellationToken);
+            }
         }
+        span?.Dispose(); // ended before the stats are written, so the file holds this batch's time too
         options.Stats.Add(questions.Length, computed, failed.Count);
         if (options.StatsFile is { } statsFile)
         {
-            options.Stats.WriteTo(statsFile, host.ForwardPasses);
+            options.Stats.WriteTo(statsFile, host.ForwardPasses, options.Spans);
         }
         logger.LogDebug("Captured {Count} questions ({Failed} failed)", captured.Count, failed.Count);
     }
