@@ -22,7 +22,8 @@ static class PipelineBenchmark
 {
     const string ResultPrefix = "RESULT ";
 
-    public static void Run(int questions, int batchSize, IReadOnlyList<string> layerCases, IReadOnlyList<string> modes)
+    /// <param name="baseline">another build's Activations.Bench.dll: each case runs with it too, just before, and both appear side by side</param>
+    public static void Run(int questions, int batchSize, IReadOnlyList<string> layerCases, IReadOnlyList<string> modes, string? baseline)
     {
         if (modes.Contains("distributed") && (Environment.GetEnvironmentVariable("ACTIVATIONS_TEST_RABBITMQ") is null || Environment.GetEnvironmentVariable("ACTIVATIONS_TEST_POSTGRES") is null))
         {
@@ -38,7 +39,12 @@ static class PipelineBenchmark
             {
                 foreach (var mode in modes)
                 {
-                    results.Add(RunChild(["pipeline-case", mode, folder, questions.ToString(CultureInfo.InvariantCulture), batchSize.ToString(CultureInfo.InvariantCulture), layers]));
+                    string[] arguments = ["pipeline-case", mode, folder, questions.ToString(CultureInfo.InvariantCulture), batchSize.ToString(CultureInfo.InvariantCulture), layers];
+                    if (baseline is not null)
+                    {
+                        results.Add(RunChild(baseline, arguments) with { Build = "baseline" });
+                    }
+                    results.Add(RunChild(typeof(PipelineBenchmark).Assembly.Location, arguments));
                 }
             }
             Console.WriteLine($"Load average at the end: {LoadAverage()}");
@@ -52,13 +58,10 @@ static class PipelineBenchmark
 
     static string LoadAverage() => string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
-    static CaseResult RunChild(string[] arguments)
+    static CaseResult RunChild(string benchDll, string[] arguments)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(PipelineBenchmark).Assembly.Location);
-        }
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };
+        start.ArgumentList.Add(benchDll);
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -92,7 +95,7 @@ static class PipelineBenchmark
         var options = new RunOptions
         {
             Scores = Path.Combine(folder, "scores.csv"), Responses = Path.Combine(folder, "responses.jsonl"), Model = model,
-            Out = Path.Combine(folder, $"{mode}-{layers.Replace(',', '_')}"),
+            Out = Path.Combine(folder, $"{mode}-{layers.Replace(',', '_')}-{Guid.NewGuid():N}"), // a fresh job, never a resumed one
             MaxFaithful = questions, MaxUnfaithful = questions, BatchSize = batchSize, Device = "cpu", Layers = layers,
         };
         using var spans = new SpanTotals();
@@ -243,14 +246,14 @@ static class PipelineBenchmark
         Console.WriteLine("|---|---|---:|---:|---:|---:|");
         foreach (var r in results)
         {
-            Console.WriteLine($"| {r.Layers} | {r.Mode} | {r.Questions / r.Seconds:F0} | {r.Questions / r.CaptureSeconds:F0} | {r.PeakMb:F0} | {r.TotalCpu / r.Seconds:F2} |");
+            Console.WriteLine($"| {r.Layers} | {r.Label} | {r.Questions / r.Seconds:F0} | {r.Questions / r.CaptureSeconds:F0} | {r.PeakMb:F0} | {r.TotalCpu / r.Seconds:F2} |");
         }
 
         Console.WriteLine();
         Console.WriteLine("Per question, in microseconds (µs). Wall time: the coordinator's phases, one after the other; they add up to the end-to-end time.");
         Console.WriteLine("Busy time: the summed duration of each part's spans; parts run at the same time, so these overlap. CPU: each process's CPU time during the job.");
         Console.WriteLine();
-        Console.WriteLine("| part | " + string.Join(" | ", results.Select(r => $"{r.Mode}, layers {r.Layers}")) + " |");
+        Console.WriteLine("| part | " + string.Join(" | ", results.Select(r => $"{r.Label}, layers {r.Layers}")) + " |");
         Console.WriteLine("|---|" + string.Concat(results.Select(_ => "---:|")));
         void Row(string label, Func<CaseResult, double?> seconds)
             => Console.WriteLine($"| {label} | " + string.Join(" | ", results.Select(r => seconds(r) is { } s ? (s * 1e6 / r.Questions).ToString("F1", CultureInfo.InvariantCulture) : "–")) + " |");
@@ -287,4 +290,9 @@ sealed record CaseResult(
     double CoordinatorCpu, double WorkerCpu, double BrokerCpu, double DatabaseCpu)
 {
     public double TotalCpu => CoordinatorCpu + WorkerCpu + BrokerCpu + DatabaseCpu;
+
+    /// <summary>Set by the parent: "baseline" for a case run with the --baseline build.</summary>
+    public string? Build { get; init; }
+
+    public string Label => Build is null ? Mode : $"{Mode} ({Build})";
 }

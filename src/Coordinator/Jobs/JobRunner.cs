@@ -126,8 +126,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         builder.Services.AddMassTransit(x =>
         {
-            x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
-            x.AddConsumer<QuestionFailuresConsumer, QuestionFailuresConsumerDefinition>();
+            x.AddConsumer<QuestionsAnsweredConsumer, QuestionsAnsweredConsumerDefinition>();
             if (run.RunsLocalWorker)
             {
                 x.AddCaptureWorker();
@@ -185,11 +184,22 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             }
             var reporter = new ProgressReporter(logger, progress.Finished, TimeSpan.FromSeconds(2));
             using var waiting = ActivationsTelemetry.Source.StartActivity("wait for results");
+            // The store's in-memory count of inserted rows says when every missing question may be in; only then, or
+            // every ProgressReadInterval for the log, is the database read (and it decides).
+            var confirmAt = store.RecordedHere + (progress.Total - progress.Finished);
+            var lastRead = Stopwatch.StartNew();
             while (!progress.IsComplete)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellation);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
+                if (store.RecordedHere < confirmAt && lastRead.Elapsed < ProgressReadInterval)
+                {
+                    continue;
+                }
+                var recorded = store.RecordedHere;
                 progress = await store.ProgressAsync(job.Id, cancellation);
+                lastRead.Restart();
                 reporter.Report(progress);
+                confirmAt = recorded + (progress.Total - progress.Finished);
             }
             reporter.Report(progress, force: true);
             return (missing.Count, publishing.Elapsed);
@@ -222,6 +232,8 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             }
         }
     }
+
+    static readonly TimeSpan ProgressReadInterval = TimeSpan.FromSeconds(2);
 
     static readonly TimeSpan BacklogQuiet = TimeSpan.FromSeconds(2);
     static readonly TimeSpan BacklogLimit = TimeSpan.FromSeconds(30);

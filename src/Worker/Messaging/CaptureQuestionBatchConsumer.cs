@@ -7,10 +7,10 @@ using Microsoft.Extensions.Logging;
 namespace Activations.Worker.Messaging;
 
 /// <summary>
-/// Fills a GPU batch from the model's question queue, runs it, and publishes one result per question.
+/// Fills a GPU batch from the model's question queue, runs it, and publishes one reply holding every question's result.
 /// Answers only for the model it holds: a question for another model is refused, never answered.
 /// A batch that throws is retried (the definition's retry policy); on the last attempt each question runs alone and
-/// the ones that still throw are answered with <see cref="QuestionCaptureFailed"/>, so a poison question never
+/// the ones that still throw are answered with a <see cref="QuestionCaptureFailed"/> in the reply, so a poison question never
 /// blocks the queue nor leaves its job waiting.
 /// </summary>
 public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions options, ILogger<CaptureQuestionBatchConsumer> logger)
@@ -89,11 +89,7 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
         ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
         using (ActivationsTelemetry.Source.StartActivity("reply"))
         {
-            await context.PublishBatch(captured, context.CancellationToken);
-            if (failed.Count > 0)
-            {
-                await context.PublishBatch(failed, context.CancellationToken);
-            }
+            await context.Publish(new QuestionsAnswered { Results = captured, Failures = failed }, context.CancellationToken);
         }
         span?.Dispose(); // ended before the stats are written, so the file holds this batch's time too
         options.Stats.Add(questions.Length, computed, failed.Count);
