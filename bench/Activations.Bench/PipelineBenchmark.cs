@@ -104,6 +104,7 @@ static class PipelineBenchmark
         var statsFile = Path.Combine(folder, $"worker-{Guid.NewGuid():N}.json");
         var postgres = Environment.GetEnvironmentVariable("ACTIVATIONS_TEST_POSTGRES");
         int? brokerPid = null, databasePid = null;
+        Dictionary<string, double[]> phaseCpu;
         try
         {
             if (distributed)
@@ -123,19 +124,26 @@ static class PipelineBenchmark
             using var loggers = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
             GC.Collect();
             ProcessMemory.ResetPeak();
-            double Cpu(int? pid) => pid is { } p ? ProcessCpu.TreeSeconds(p) : 0;
-            var before = (Coordinator: Environment.ProcessId, Worker: worker?.Id, Broker: brokerPid, Database: databasePid);
-            var cpuBefore = (Cpu(before.Coordinator), Cpu(before.Worker), Cpu(before.Broker), Cpu(before.Database));
+            int?[] processes = [Environment.ProcessId, worker?.Id, brokerPid, databasePid];
+            var cpuBefore = ProcessCpu.TreeSeconds(processes);
             var clock = Stopwatch.StartNew();
-            var outcome = await new JobRunner(loggers, l => l.SetMinimumLevel(LogLevel.Warning)).RunAsync(ValidatedRun.Validate(options), CancellationToken.None);
+            JobOutcome outcome;
+            using (var phases = new PhaseCpu(processes))
+            {
+                outcome = await new JobRunner(loggers, l => l.SetMinimumLevel(LogLevel.Warning)).RunAsync(ValidatedRun.Validate(options), CancellationToken.None);
+                phaseCpu = phases.Totals();
+            }
             var seconds = clock.Elapsed.TotalSeconds;
-            var cpuAfter = (Cpu(before.Coordinator), Cpu(before.Worker), Cpu(before.Broker), Cpu(before.Database));
+            var cpuAfter = ProcessCpu.TreeSeconds(processes);
             var peak = ProcessMemory.PeakResidentBytes() / 1e6;
             var coordinatorSpans = spans.Snapshot().ToDictionary();
             var workerSpans = distributed ? ReadWorkerSpans(statsFile) : coordinatorSpans;
             var result = new CaseResult(mode, layers, outcome.Published, seconds, outcome.CaptureTime.TotalSeconds, peak,
                 coordinatorSpans, workerSpans,
-                cpuAfter.Item1 - cpuBefore.Item1, cpuAfter.Item2 - cpuBefore.Item2, cpuAfter.Item3 - cpuBefore.Item3, cpuAfter.Item4 - cpuBefore.Item4);
+                cpuAfter[0] - cpuBefore[0], cpuAfter[1] - cpuBefore[1], cpuAfter[2] - cpuBefore[2], cpuAfter[3] - cpuBefore[3])
+            {
+                PhaseCpu = phaseCpu,
+            };
             Console.WriteLine($"  {mode}, layers {layers}: {outcome.Published} questions in {seconds:F1} s = {outcome.Published / seconds:F0} questions/s end to end; {outcome.Published / outcome.CaptureTime.TotalSeconds:F0} from the first publish to the last result; coordinator peak {peak:F0} MB");
             Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(result));
         }
@@ -268,7 +276,7 @@ static class PipelineBenchmark
         Row("coordinator: serialise and publish questions", r => r.Coordinator.Seconds("publish"));
         Row("coordinator: record results (validate, insert)", r => r.Coordinator.Seconds("record results"));
         Row("coordinator: progress polls", r => r.Coordinator.Seconds("progress"));
-        Row("worker: consume and reply, without the model", r => r.Worker.Seconds("capture batch") - r.Worker.Seconds("tokenize") - r.Worker.Seconds("forward"));
+        Row("worker: consume and reply, without the model", r => r.Worker.Seconds("capture batch") - r.Worker.Seconds("wait for engine") - r.Worker.Seconds("tokenize") - r.Worker.Seconds("forward"));
         Row("worker: of which publishing the replies", r => r.Worker.Seconds("reply"));
         Row("worker: tokenize", r => r.Worker.Seconds("tokenize"));
         Row("worker: forward pass (the model)", r => r.Worker.Seconds("forward"));
@@ -278,6 +286,37 @@ static class PipelineBenchmark
         Row("RabbitMQ", r => r.Mode == "distributed" ? r.BrokerCpu : null);
         Row("PostgreSQL", r => r.Mode == "distributed" ? r.DatabaseCpu : null);
         Row("= all processes", r => r.TotalCpu);
+        foreach (var r in results)
+        {
+            PrintPhaseCpu(r);
+        }
+    }
+
+    static void PrintPhaseCpu(CaseResult r)
+    {
+        if (r.PhaseCpu is null)
+        {
+            return;
+        }
+        Console.WriteLine();
+        Console.WriteLine($"{r.Label}, layers {r.Layers}: per question, µs, each phase's wall time and the CPU time each process spent during it");
+        Console.WriteLine();
+        Console.WriteLine("| phase | wall | coordinator CPU | worker CPU | RabbitMQ CPU | PostgreSQL CPU | all CPU |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+        string Us(double seconds) => (seconds * 1e6 / r.Questions).ToString("F1", CultureInfo.InvariantCulture);
+        var sum = new double[4];
+        foreach (var (span, label) in Phases)
+        {
+            var cpu = r.PhaseCpu.GetValueOrDefault(span) ?? new double[4];
+            for (var i = 0; i < 4; i++)
+            {
+                sum[i] += cpu[i];
+            }
+            Console.WriteLine($"| {label} | {Us(r.Coordinator.Seconds(span))} | {Us(cpu[0])} | {Us(cpu[1])} | {Us(cpu[2])} | {Us(cpu[3])} | {Us(cpu.Sum())} |");
+        }
+        double[] whole = [r.CoordinatorCpu, r.WorkerCpu, r.BrokerCpu, r.DatabaseCpu];
+        Console.WriteLine($"| other | {Us(r.Seconds - Phases.Sum(p => r.Coordinator.Seconds(p.Span)))} | {Us(whole[0] - sum[0])} | {Us(whole[1] - sum[1])} | {Us(whole[2] - sum[2])} | {Us(whole[3] - sum[3])} | {Us(whole.Sum() - sum.Sum())} |");
+        Console.WriteLine($"| = the whole job | {Us(r.Seconds)} | {Us(whole[0])} | {Us(whole[1])} | {Us(whole[2])} | {Us(whole[3])} | {Us(whole.Sum())} |");
     }
 
     static double Seconds(this Dictionary<string, SpanTotal> spans, string name) => spans.TryGetValue(name, out var total) ? total.Seconds : 0;
@@ -291,8 +330,71 @@ sealed record CaseResult(
 {
     public double TotalCpu => CoordinatorCpu + WorkerCpu + BrokerCpu + DatabaseCpu;
 
+    /// <summary>Phase span name → CPU seconds of the coordinator, worker, broker and database processes during it.</summary>
+    public Dictionary<string, double[]>? PhaseCpu { get; init; }
+
     /// <summary>Set by the parent: "baseline" for a case run with the --baseline build.</summary>
     public string? Build { get; init; }
 
     public string Label => Build is null ? Mode : $"{Mode} ({Build})";
+}
+
+/// <summary>
+/// The CPU time of each process during each of the coordinator's phases (the direct children of its "job" span,
+/// which run one after the other): sampled from /proc as each phase starts and ends.
+/// </summary>
+sealed class PhaseCpu : IDisposable
+{
+    readonly IReadOnlyList<int?> processes;
+    readonly ActivityListener listener;
+    readonly Dictionary<string, double[]> totals = [];
+    readonly Lock gate = new();
+    double[]? atStart;
+
+    public PhaseCpu(IReadOnlyList<int?> processes)
+    {
+        this.processes = processes;
+        listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == ActivationsTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStarted = activity =>
+            {
+                if (activity.Parent?.OperationName == "job")
+                {
+                    var now = ProcessCpu.TreeSeconds(processes);
+                    lock (gate)
+                    {
+                        atStart = now;
+                    }
+                }
+            },
+            ActivityStopped = activity =>
+            {
+                if (activity.Parent?.OperationName == "job")
+                {
+                    var now = ProcessCpu.TreeSeconds(processes);
+                    lock (gate)
+                    {
+                        var total = totals.TryGetValue(activity.OperationName, out var t) ? t : totals[activity.OperationName] = new double[processes.Count];
+                        for (var i = 0; i < now.Length; i++)
+                        {
+                            total[i] += now[i] - atStart![i];
+                        }
+                    }
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+    }
+
+    public Dictionary<string, double[]> Totals()
+    {
+        lock (gate)
+        {
+            return totals.ToDictionary(p => p.Key, p => p.Value.ToArray());
+        }
+    }
+
+    public void Dispose() => listener.Dispose();
 }

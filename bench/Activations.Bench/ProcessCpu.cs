@@ -10,7 +10,10 @@ static class ProcessCpu
 {
     static readonly double TicksPerSecond = 100; // USER_HZ: 100 on every Linux this runs on
 
-    public static double TreeSeconds(int root)
+    public static double TreeSeconds(int root) => TreeSeconds([root])[0];
+
+    /// <summary>The CPU seconds of each root's tree (0 for a missing one), from one pass over /proc.</summary>
+    public static double[] TreeSeconds(IReadOnlyList<int?> roots)
     {
         var parents = new Dictionary<int, int>();
         var seconds = new Dictionary<int, double>();
@@ -23,19 +26,32 @@ static class ProcessCpu
             parents[pid] = stat.Parent;
             seconds[pid] = stat.Seconds;
         }
-        var total = 0.0;
+        var totals = new double[roots.Count];
         foreach (var (pid, cpu) in seconds)
         {
             for (var p = pid; p > 1 && parents.TryGetValue(p, out var parent); p = parent)
             {
-                if (p == root)
+                var index = IndexOf(roots, p);
+                if (index >= 0)
                 {
-                    total += cpu;
+                    totals[index] += cpu;
                     break;
                 }
             }
         }
-        return total;
+        return totals;
+    }
+
+    static int IndexOf(IReadOnlyList<int?> roots, int pid)
+    {
+        for (var i = 0; i < roots.Count; i++)
+        {
+            if (roots[i] == pid)
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 
     static (int Parent, double Seconds)? Read(int pid)

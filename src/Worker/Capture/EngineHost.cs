@@ -1,5 +1,6 @@
 using Activations.Contracts;
 using Activations.Worker.Loading;
+using Activations.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 
 namespace Activations.Worker.Capture;
@@ -46,7 +47,11 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
 
     public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize)
     {
-        lock (gate)
+        // A second batch in hand waits here while the first computes: its own span, so the batch's cost leaves it out.
+        var waiting = ActivationsTelemetry.Source.StartActivity("wait for engine");
+        gate.Enter();
+        waiting?.Dispose();
+        try
         {
             if (poison is not null && questions.FirstOrDefault(q => q.Contains(poison, StringComparison.Ordinal)) is { } poisoned)
             {
@@ -57,6 +62,10 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
             var result = current.Capture(questions, settings, batchSize);
             ForwardPasses += current.ForwardPasses - before;
             return result;
+        }
+        finally
+        {
+            gate.Exit();
         }
     }
 
