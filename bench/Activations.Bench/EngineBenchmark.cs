@@ -44,7 +44,7 @@ static class EngineBenchmark
         using var tokenizer = QuestionTokenizer.Load(Path.Combine(tokenizerFolder, "tokenizer.json"), Path.Combine(tokenizerFolder, "tokenizer_config.json"));
         var tokens = questions.Sum(q => tokenizer.Encode(q, BosPolicy.NoBos).Length);
         var config = Qwen2Config.DeepSeekR1DistillQwen1_5B;
-        var layers = CaptureSettings.DefaultLayers;
+        var layers = HookSelection.DefaultLayers;
         var rows = mode == "seed-style"
             ? [SeedStyle(config, dtype, tokenizer, questions, tokens, layers)]
             : Lean(config, dtype, tokenizer, questions, tokens, layers, batchSizes).ToList();
@@ -136,7 +136,7 @@ static class EngineBenchmark
         ProcessMemory.ResetPeak();
         var baseline = ProcessMemory.ResidentBytes();
         var weights = new RandomWeightSource(dtype, CPU);
-        var settings = new CaptureSettings { Model = "random", Layers = layers, Device = ComputeDevice.Cpu };
+        var settings = new CaptureSpec { Hooks = layers.Select(HookPoint.ResidPost).ToList(), Device = ComputeDevice.Cpu, Dtype = dtype == ScalarType.BFloat16 ? ComputeDtype.BFloat16 : ComputeDtype.Float32 };
         var model = Qwen2Model.Build(config, weights, layers.Max() + 1);
         // The engine owns the model; the tokenizer stays ours.
         using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, NullLogger.Instance, ownsTokenizer: false);

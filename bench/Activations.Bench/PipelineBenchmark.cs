@@ -95,8 +95,11 @@ static class PipelineBenchmark
         var options = new RunOptions
         {
             Scores = Path.Combine(folder, "scores.csv"), Responses = Path.Combine(folder, "responses.jsonl"), Model = model,
-            Out = Path.Combine(folder, $"{mode}-{layers.Replace(',', '_')}-{Guid.NewGuid():N}"), // a fresh job, never a resumed one
-            MaxFaithful = questions, MaxUnfaithful = questions, BatchSize = batchSize, Device = "cpu", Layers = layers,
+            Out = Path.Combine(folder, $"{mode}-{Guid.NewGuid():N}"), // a fresh job, never a resumed one
+            MaxFaithful = questions, MaxUnfaithful = questions, BatchSize = batchSize, Device = "cpu",
+            // A case names hooks (hook_embed, blocks.L.hook_…) or decoder layers (6,12,18,24).
+            Hooks = layers.Contains("hook", StringComparison.Ordinal) ? layers : null,
+            Layers = layers.Contains("hook", StringComparison.Ordinal) ? null : layers,
         };
         using var spans = new SpanTotals();
         Process? worker = null;
@@ -144,7 +147,7 @@ static class PipelineBenchmark
             {
                 PhaseCpu = phaseCpu,
             };
-            Console.WriteLine($"  {mode}, layers {layers}: {outcome.Published} questions in {seconds:F1} s = {outcome.Published / seconds:F0} questions/s end to end; {outcome.Published / outcome.CaptureTime.TotalSeconds:F0} from the first publish to the last result; coordinator peak {peak:F0} MB");
+            Console.WriteLine($"  {mode}, {layers}: {outcome.Published} questions in {seconds:F1} s = {outcome.Published / seconds:F0} questions/s end to end; {outcome.Published / outcome.CaptureTime.TotalSeconds:F0} from the first publish to the last result; coordinator peak {peak:F0} MB");
             Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(result));
         }
         finally
@@ -250,7 +253,7 @@ static class PipelineBenchmark
     static void Print(IReadOnlyList<CaseResult> results)
     {
         Console.WriteLine();
-        Console.WriteLine("| layers | mode | questions/s end to end | questions/s first publish to last result | coordinator peak MB | CPU cores busy (all processes) |");
+        Console.WriteLine("| hooks or layers | mode | questions/s end to end | questions/s first publish to last result | coordinator peak MB | CPU cores busy (all processes) |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|");
         foreach (var r in results)
         {
@@ -261,7 +264,7 @@ static class PipelineBenchmark
         Console.WriteLine("Per question, in microseconds (µs). Wall time: the coordinator's phases, one after the other; they add up to the end-to-end time.");
         Console.WriteLine("Busy time: the summed duration of each part's spans; parts run at the same time, so these overlap. CPU: each process's CPU time during the job.");
         Console.WriteLine();
-        Console.WriteLine("| part | " + string.Join(" | ", results.Select(r => $"{r.Label}, layers {r.Layers}")) + " |");
+        Console.WriteLine("| part | " + string.Join(" | ", results.Select(r => $"{r.Label}, {r.Layers}")) + " |");
         Console.WriteLine("|---|" + string.Concat(results.Select(_ => "---:|")));
         void Row(string label, Func<CaseResult, double?> seconds)
             => Console.WriteLine($"| {label} | " + string.Join(" | ", results.Select(r => seconds(r) is { } s ? (s * 1e6 / r.Questions).ToString("F1", CultureInfo.InvariantCulture) : "–")) + " |");
@@ -299,7 +302,7 @@ static class PipelineBenchmark
             return;
         }
         Console.WriteLine();
-        Console.WriteLine($"{r.Label}, layers {r.Layers}: per question, µs, each phase's wall time and the CPU time each process spent during it");
+        Console.WriteLine($"{r.Label}, {r.Layers}: per question, µs, each phase's wall time and the CPU time each process spent during it");
         Console.WriteLine();
         Console.WriteLine("| phase | wall | coordinator CPU | worker CPU | RabbitMQ CPU | PostgreSQL CPU | all CPU |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");

@@ -10,6 +10,17 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
 {
     public string DeviceName => Device.type == DeviceType.CUDA ? $"cuda:{Math.Max(Device.index, 0)}" : "cpu";
 
+    /// <summary>The device kind, as a resolved capture spec names it.</summary>
+    public ComputeDevice Kind => Device.type == DeviceType.CUDA ? ComputeDevice.Cuda : ComputeDevice.Cpu;
+
+    /// <summary>The dtype as a resolved capture spec names it.</summary>
+    public ComputeDtype ComputeDtype => Dtype switch
+    {
+        ScalarType.Float16 => ComputeDtype.Float16,
+        ScalarType.BFloat16 => ComputeDtype.BFloat16,
+        _ => ComputeDtype.Float32,
+    };
+
     public string DtypeName => Dtype switch
     {
         ScalarType.Float16 => "float16",
@@ -17,11 +28,13 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         _ => "float32",
     };
 
-    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger)
+    /// <param name="onThisMachine">false where the job runs on other machines' workers (a coordinator without a local
+    /// worker): --device cuda is then taken as asked, without a GPU here</param>
+    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
     {
         var cuda = device switch
         {
-            ComputeDevice.Cuda when !torch.cuda.is_available() => throw new InvalidInputException("--device", "CUDA was asked for, but no CUDA device is available"),
+            ComputeDevice.Cuda when onThisMachine && !torch.cuda.is_available() => throw new InvalidInputException("--device", "CUDA was asked for, but no CUDA device is available"),
             ComputeDevice.Cuda => true,
             ComputeDevice.Cpu => false,
             _ => torch.cuda.is_available(),

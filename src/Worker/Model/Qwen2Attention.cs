@@ -31,7 +31,10 @@ public sealed class Qwen2Attention : IDisposable
 
     /// <param name="x">normed hidden states [batch, seq, hidden]</param>
     /// <param name="mask">boolean [batch, 1, seq, seq], true where a query may attend; null: causal only</param>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask)
+    /// <param name="onZ">when set, gets attn.hook_z [batch, seq, heads * head_dim]: each head's attention-weighted
+    /// values (v_proj's bias included), head-major (column h * head_dim + j), the input of o_proj</param>
+    /// <returns>hook_attn_out [batch, seq, hidden]</returns>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, Action<Tensor>? onZ = null)
     {
         var batch = x.shape[0];
         var length = x.shape[1];
@@ -51,7 +54,9 @@ public sealed class Qwen2Attention : IDisposable
         var attended = mask is null
             ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
             : F.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+        // [batch, heads, seq, head_dim] -> [batch * seq, heads * head_dim], head-major as o_proj reads it.
         var merged = attended.transpose(1, 2).reshape(batch * length, (long)heads * headDim);
+        onZ?.Invoke(merged.view(batch, length, -1));
         return F.linear(merged, outputWeight).view(batch, length, -1);
     }
 
