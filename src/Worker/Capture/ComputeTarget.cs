@@ -28,9 +28,21 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         _ => "float32",
     };
 
+    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger)
+    {
+        var (kind, resolved) = ResolveKind(device, dtype, logger);
+        return new ComputeTarget(kind == ComputeDevice.Cuda ? torch.CUDA : torch.CPU, resolved switch
+        {
+            ComputeDtype.BFloat16 => ScalarType.BFloat16,
+            ComputeDtype.Float16 => ScalarType.Float16,
+            _ => ScalarType.Float32,
+        });
+    }
+
+    /// <summary>The device kind and dtype a job computes in (what its capture spec records), without touching a device.</summary>
     /// <param name="onThisMachine">false where the job runs on other machines' workers (a coordinator without a local
     /// worker): --device cuda is then taken as asked, without a GPU here</param>
-    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
+    public static (ComputeDevice Kind, ComputeDtype Dtype) ResolveKind(ComputeDevice device, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
     {
         var cuda = device switch
         {
@@ -41,17 +53,15 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         };
         var resolved = dtype switch
         {
-            ComputeDtype.Float32 => ScalarType.Float32,
-            ComputeDtype.BFloat16 => ScalarType.BFloat16,
-            ComputeDtype.Float16 => ScalarType.Float16,
-            _ => cuda ? ScalarType.Float16 : ScalarType.Float32,
+            ComputeDtype.Float32 or ComputeDtype.BFloat16 or ComputeDtype.Float16 => dtype,
+            _ => cuda ? ComputeDtype.Float16 : ComputeDtype.Float32,
         };
-        if (!cuda && resolved == ScalarType.Float16)
+        if (!cuda && resolved == ComputeDtype.Float16)
         {
             // fp16 matmuls on the CPU are two orders of magnitude slower than bf16 or float32.
             logger.LogWarning("fp16 was asked for on the CPU, where it is very slow: computing in float32 instead");
-            resolved = ScalarType.Float32;
+            resolved = ComputeDtype.Float32;
         }
-        return new ComputeTarget(cuda ? torch.CUDA : torch.CPU, resolved);
+        return (cuda ? ComputeDevice.Cuda : ComputeDevice.Cpu, resolved);
     }
 }

@@ -42,7 +42,7 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
     public CaptureSpec Check(CaptureSpec spec)
     {
         spec.Validate(folder.Config.NumHiddenLayers, folder.Path);
-        var kind = ComputeTarget.Resolve(device, ComputeDtype.Float32, logger).Kind;
+        var kind = ComputeTarget.ResolveKind(device, ComputeDtype.Float32, logger).Kind;
         if (spec.Device != ComputeDevice.Auto && spec.Device != kind)
         {
             throw new InvalidInputException("--device", $"the job computes on {OptionNames.Of(spec.Device)}, this worker on {OptionNames.Of(kind)}: run the coordinator with --device {OptionNames.Of(kind)} for this worker");
@@ -86,8 +86,8 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
 
     ActivationEngine EnsureEngine(CaptureSpec spec)
     {
-        var dtype = ComputeTarget.Resolve(spec.Device, spec.Dtype, logger).Dtype;
-        if (engine is not null && engine.LayerCount >= spec.LayersNeeded && engine.Target.Dtype == dtype)
+        var dtype = ComputeTarget.ResolveKind(spec.Device, spec.Dtype, logger).Dtype;
+        if (engine is not null && engine.LayerCount >= spec.LayersNeeded && engine.Target.ComputeDtype == dtype)
         {
             return engine;
         }
