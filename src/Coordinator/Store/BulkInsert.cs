@@ -10,8 +10,8 @@ public sealed record BulkInserted(int Count, IReadOnlyList<(Guid JobId, int Ques
 
 /// <summary>
 /// INSERT … ON CONFLICT DO NOTHING for many rows at once, the one way the store writes rows in bulk: the primary key
-/// turns a repeat into nothing. PostgreSQL: binary COPY into a temporary table, then one INSERT … SELECT from it
-/// (COPY alone cannot skip duplicates). SQLite: one prepared statement run per row inside one transaction.
+/// turns a repeat into nothing. PostgreSQL: one INSERT … SELECT * FROM unnest(array parameters), the columns sent as
+/// binary arrays. SQLite: one prepared statement run per row inside one transaction.
 /// Runs in the context's transaction when it has one, else in its own.
 /// </summary>
 public static class BulkInsert
@@ -39,44 +39,36 @@ public static class BulkInsert
         }
     }
 
+    /// <summary>
+    /// One statement: every column travels as one array parameter (binary), unnest() zips them back into rows.
+    /// No temporary table, so no catalog writes per insert.
+    /// </summary>
     static async Task<BulkInserted> PostgresAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string table, string[] columns, IReadOnlyList<object[]> rows, bool returnKeys, CancellationToken ct)
     {
-        var staging = $"staging_{table}";
         var list = string.Join(", ", columns);
-        await ExecuteAsync(connection, transaction, $"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP", ct);
-        var types = columns.Select((_, c) => TypeOf(rows[0][c])).ToArray();
-        await using (var importer = await connection.BeginBinaryImportAsync($"COPY {staging} ({list}) FROM STDIN (FORMAT BINARY)", ct))
+        await using var command = new NpgsqlCommand { Connection = connection, Transaction = transaction };
+        for (var c = 0; c < columns.Length; c++)
         {
-            foreach (var row in rows)
+            var column = Array.CreateInstance(rows[0][c].GetType(), rows.Count);
+            for (var r = 0; r < rows.Count; r++)
             {
-                await importer.StartRowAsync(ct);
-                for (var c = 0; c < columns.Length; c++)
-                {
-                    await importer.WriteAsync(row[c], types[c], ct);
-                }
+                column.SetValue(rows[r][c], r);
             }
-            await importer.CompleteAsync(ct);
+            command.Parameters.Add(new NpgsqlParameter($"p{c}", NpgsqlDbType.Array | TypeOf(rows[0][c])) { Value = column });
         }
+        var arrays = string.Join(", ", columns.Select((_, c) => $"@p{c}"));
+        command.CommandText = $"INSERT INTO {table} ({list}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING{(returnKeys ? " RETURNING job_id, question_index" : "")}";
         var keys = new List<(Guid, int)>();
-        var inserted = 0;
-        await using (var command = new NpgsqlCommand($"INSERT INTO {table} ({list}) SELECT {list} FROM {staging} ON CONFLICT DO NOTHING{(returnKeys ? " RETURNING job_id, question_index" : "")}", connection, transaction))
+        if (!returnKeys)
         {
-            if (returnKeys)
-            {
-                await using var reader = await command.ExecuteReaderAsync(ct);
-                while (await reader.ReadAsync(ct))
-                {
-                    keys.Add((reader.GetGuid(0), reader.GetInt32(1)));
-                }
-                inserted = keys.Count;
-            }
-            else
-            {
-                inserted = await command.ExecuteNonQueryAsync(ct);
-            }
+            return new BulkInserted(await command.ExecuteNonQueryAsync(ct), keys);
         }
-        await ExecuteAsync(connection, transaction, $"DROP TABLE {staging}", ct);
-        return new BulkInserted(inserted, keys);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            keys.Add((reader.GetGuid(0), reader.GetInt32(1)));
+        }
+        return new BulkInserted(keys.Count, keys);
     }
 
     static NpgsqlDbType TypeOf(object value) => value switch
@@ -89,12 +81,6 @@ public static class BulkInsert
         DateTime => NpgsqlDbType.TimestampTz,
         _ => throw new ArgumentException($"no PostgreSQL type for {value.GetType()}"),
     };
-
-    static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        await command.ExecuteNonQueryAsync(ct);
-    }
 
     static async Task<BulkInserted> SqliteAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string table, string[] columns, IReadOnlyList<object[]> rows, bool returnKeys, CancellationToken ct)
     {
