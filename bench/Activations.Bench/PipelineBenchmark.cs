@@ -124,7 +124,6 @@ static class PipelineBenchmark
                 }
                 worker = await StartWorkerAsync(rabbitmq, model, batchSize, statsFile);
             }
-            using var loggers = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
             GC.Collect();
             ProcessMemory.ResetPeak();
             int?[] processes = [Environment.ProcessId, worker?.Id, brokerPid, databasePid];
@@ -133,7 +132,7 @@ static class PipelineBenchmark
             JobOutcome outcome;
             using (var phases = new PhaseCpu(processes))
             {
-                outcome = await new JobRunner(loggers, l => l.SetMinimumLevel(LogLevel.Warning)).RunAsync(ValidatedRun.Validate(options), CancellationToken.None);
+                outcome = await CoordinatorHost.RunAsync(ValidatedRun.Validate(options), l => l.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning), CancellationToken.None);
                 phaseCpu = phases.Totals();
             }
             var seconds = clock.Elapsed.TotalSeconds;

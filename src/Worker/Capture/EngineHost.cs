@@ -10,7 +10,7 @@ namespace Activations.Worker.Capture;
 /// reloaded only when a job needs a deeper layer or another dtype. One forward pass at a time.
 /// </summary>
 /// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
-public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null) : IDisposable
+public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null) : IEngineHost, IDisposable
 {
     readonly Lock gate = new();
     ActivationEngine? engine;
@@ -26,14 +26,6 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
     public long ForwardPasses { get; private set; }
 
     public ComputeTarget? Target => engine?.Target;
-
-    /// <summary>
-    /// Test hook for the fault tests (never set in production): a batch holding a question that contains this text
-    /// throws, as a worker bug or a bad input that crashes the engine would.
-    /// </summary>
-    public const string PoisonTextVariable = "ACTIVATIONS_TEST_POISON_TEXT";
-
-    readonly string? poison = Environment.GetEnvironmentVariable(PoisonTextVariable) is { Length: > 0 } text ? text : null;
 
     /// <summary>
     /// The checks a job's spec must pass before this host touches its model: <see cref="CaptureSpec.Validate"/> against
@@ -68,10 +60,6 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
         waiting?.Dispose();
         try
         {
-            if (poison is not null && questions.FirstOrDefault(q => q.Contains(poison, StringComparison.Ordinal)) is { } poisoned)
-            {
-                throw new InvalidOperationException($"the engine failed on a question containing '{poison}' ({PoisonTextVariable} is set)");
-            }
             var current = EnsureEngine(checkedSpec);
             var before = current.ForwardPasses;
             var result = current.Capture(questions, checkedSpec, batchSize);

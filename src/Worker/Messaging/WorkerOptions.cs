@@ -49,8 +49,8 @@ public sealed class WorkerStats
     readonly Lock writing = new();
 
     /// <summary>
-    /// Writes the counters to <paramref name="path"/> atomically (a temporary file moved into place), one writer
-    /// at a time: two batches finishing together must not race on the temporary file.
+    /// Writes the counters to <paramref name="path"/> atomically, one writer at a time, so two batches finishing
+    /// together cannot put the older counters last.
     /// </summary>
     public void WriteTo(string path, long forwardPasses, SpanTotals? spans = null)
     {
@@ -61,9 +61,7 @@ public sealed class WorkerStats
                 messages = Messages, questions = Questions, failed = Failed, forward_passes = forwardPasses,
                 spans = spans?.Snapshot().ToDictionary(p => p.Key, p => new { count = p.Value.Count, seconds = p.Value.Seconds }),
             });
-            var temporary = path + ".tmp";
-            File.WriteAllText(temporary, json);
-            File.Move(temporary, path, overwrite: true);
+            AtomicFile.WriteAllText(path, json);
         }
     }
 }
