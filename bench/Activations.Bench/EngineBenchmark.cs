@@ -43,7 +43,7 @@ static class EngineBenchmark
         var tokenizerFolder = SampleQuestions.TokenizerFolder();
         using var tokenizer = QuestionTokenizer.Load(Path.Combine(tokenizerFolder, "tokenizer.json"), Path.Combine(tokenizerFolder, "tokenizer_config.json"));
         var tokens = questions.Sum(q => tokenizer.Encode(q, BosPolicy.NoBos).Length);
-        var config = Qwen2Config.DeepSeekR1DistillQwen1_5B;
+        var config = DecoderConfig.DeepSeekR1DistillQwen1_5B;
         var layers = CaptureSettings.DefaultLayers;
         var rows = mode == "seed-style"
             ? [SeedStyle(config, dtype, tokenizer, questions, tokens, layers)]
@@ -90,14 +90,14 @@ static class EngineBenchmark
         return rows;
     }
 
-    static Row SeedStyle(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers)
+    static Row SeedStyle(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers)
     {
         GC.Collect();
         ProcessMemory.ResetPeak();
         var baseline = ProcessMemory.ResidentBytes();
         var weights = new RandomWeightSource(dtype, CPU);
         var build = Stopwatch.StartNew();
-        using var model = Qwen2Model.Build(config, weights, config.NumHiddenLayers, includeHead: true);
+        using var model = DecoderModel.Build(config, weights, config.NumHiddenLayers, includeHead: true);
         Console.WriteLine($"  built the {Name(dtype)} seed-style model in {build.Elapsed.TotalSeconds:F1} s");
         void RunOne(string question)
         {
@@ -130,14 +130,14 @@ static class EngineBenchmark
         return row;
     }
 
-    static IEnumerable<Row> Lean(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers, int[] batchSizes)
+    static IEnumerable<Row> Lean(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers, int[] batchSizes)
     {
         GC.Collect();
         ProcessMemory.ResetPeak();
         var baseline = ProcessMemory.ResidentBytes();
         var weights = new RandomWeightSource(dtype, CPU);
         var settings = new CaptureSettings { Model = "random", Layers = layers, Device = ComputeDevice.Cpu };
-        var model = Qwen2Model.Build(config, weights, layers.Max() + 1);
+        var model = DecoderModel.Build(config, weights, layers.Max() + 1);
         // The engine owns the model; the tokenizer stays ours.
         using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, NullLogger.Instance, ownsTokenizer: false);
         var results = new List<Row>();

@@ -13,13 +13,13 @@ using Microsoft.Extensions.Logging;
 var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"RabbitMQ address, amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable})" };
 var model = new Option<string>("--model") { Description = "A local Hugging Face model folder, or a Hub id (org/name)", Required = true };
 var revision = new Option<string?>("--revision") { Description = "Hub revision: branch, tag or commit (default: main)" };
-var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu or cuda", DefaultValueFactory = _ => "auto" };
+var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu, cuda, cuda:N, or a list (cuda:0,cuda:1) to split one model's layers over several GPUs", DefaultValueFactory = _ => "auto" };
 var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at start: auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; a job asking for another reloads", DefaultValueFactory = _ => "auto" };
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
 var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes)" };
-var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
+var root = new RootCommand("Activations GPU worker: holds one model on one device (or split over several) and answers capture questions from RabbitMQ.")
 {
     rabbitmq, model, revision, device, dtype, batchSize, name, healthPort, statsFile,
 };
@@ -28,7 +28,7 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     var address = parse.GetValue(rabbitmq) ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable)
         ?? throw new InvalidInputException("--rabbitmq", $"a worker needs a broker: give --rabbitmq or set {RabbitMqEndpoint.EnvironmentVariable}");
     var broker = RabbitMqEndpoint.Parse(address);
-    var computeDevice = OptionNames.ParseDevice(parse.GetValue(device)!);
+    var computeDevice = DeviceRequest.Parse(parse.GetValue(device)!);
     var computeDtype = OptionNames.ParseDtype(parse.GetValue(dtype)!);
     if (parse.GetValue(batchSize) < 1)
     {
@@ -61,7 +61,7 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     builder.Services.AddSingleton(engineHost);
     builder.Services.AddSingleton(options);
     builder.Services.AddHostedService(sp => new ModelPreloadService(engineHost,
-        new CaptureSettings { Model = folder.Path, Layers = CaptureSettings.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).ToList(), Device = computeDevice, Dtype = computeDtype },
+        new CaptureSettings { Model = folder.Path, Layers = CaptureSettings.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).ToList(), Device = computeDevice.Kind, Dtype = computeDtype },
         sp.GetRequiredService<ILogger<ModelPreloadService>>()));
     builder.Services.AddMassTransit(x =>
     {

@@ -48,6 +48,8 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         }
         using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
         var folder = ModelFolder.Open(await locator.ResolveAsync(settings.Model, settings.Revision, cancellation));
+        run = run.ForFamily(folder.Config.Family);
+        settings = run.Settings;
         ActivationEngine.ValidateLayers(settings.Layers, folder.Config, folder.Path);
         var fingerprint = ModelFingerprint.Compute(folder);
         ActivationFileWriter.CheckWritable(run.Out);
@@ -112,7 +114,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         builder.Services.AddSingleton(store);
         if (run.RunsLocalWorker)
         {
-            builder.Services.AddSingleton(sp => new EngineHost(folder, run.Settings.Device, sp.GetRequiredService<ILogger<EngineHost>>(), fingerprint));
+            builder.Services.AddSingleton(sp => new EngineHost(folder, run.LocalDevices, sp.GetRequiredService<ILogger<EngineHost>>(), fingerprint));
             builder.Services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
         }
         // Start returns once the result consumers are receiving: a resumed run's backlog drain counts on it.

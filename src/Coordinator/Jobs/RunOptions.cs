@@ -1,6 +1,7 @@
 using Activations.Contracts;
 using Activations.Coordinator.Inputs;
 using Activations.ServiceDefaults;
+using Activations.Worker.Model;
 
 namespace Activations.Coordinator.Jobs;
 
@@ -27,6 +28,7 @@ public sealed record RunOptions
     public string Variant { get; init; } = SelectionLimits.DefaultVariant;
     public string Pooling { get; init; } = "mean";
     public bool PrependBos { get; init; }
+    public bool NoPrependBos { get; init; }
     public string Device { get; init; } = "auto";
     public string Dtype { get; init; } = "auto";
     public int? BatchSize { get; init; }
@@ -48,8 +50,19 @@ public sealed record ValidatedRun(
     RabbitMqEndpoint? Broker,
     string? Postgres,
     bool LocalWorker,
-    FailurePolicy OnFailure)
+    FailurePolicy OnFailure,
+    BosPolicy? BosOverride = null,
+    DeviceRequest? Devices = null)
 {
+    /// <summary>The devices the local worker uses (--device as given: a kind or a list).</summary>
+    public DeviceRequest LocalDevices => Devices ?? DeviceRequest.Of(Settings.Device);
+
+    /// <summary>
+    /// The run for a model of <paramref name="family"/>: the BOS policy is --prepend-bos / --no-prepend-bos when
+    /// given, else the family's TransformerLens default. Called once the model's config is read.
+    /// </summary>
+    public ValidatedRun ForFamily(ModelFamily family) => this with { Settings = Settings with { BosPolicy = BosOverride ?? family.DefaultBosPolicy() } };
+
     /// <summary>Whether this process runs a worker of its own (always without a broker).</summary>
     public bool RunsLocalWorker => Broker is null || LocalWorker;
 
@@ -58,7 +71,7 @@ public sealed record ValidatedRun(
     {
         var layers = ParseLayers(options.Layers);
         var pooling = OptionNames.ParsePooling(options.Pooling);
-        var device = OptionNames.ParseDevice(options.Device);
+        var device = DeviceRequest.Parse(options.Device);
         var dtype = OptionNames.ParseDtype(options.Dtype);
         if (options.MaxFaithful < 0)
         {
@@ -68,6 +81,11 @@ public sealed record ValidatedRun(
         {
             throw new InvalidInputException("--max-unfaithful", $"must not be negative (got {options.MaxUnfaithful})");
         }
+        if (options.PrependBos && options.NoPrependBos)
+        {
+            throw new InvalidInputException("--prepend-bos", "--prepend-bos and --no-prepend-bos contradict each other: give one");
+        }
+        BosPolicy? bosOverride = options.PrependBos ? BosPolicy.Bos : options.NoPrependBos ? BosPolicy.NoBos : null;
         if (options.BatchSize is < 1)
         {
             throw new InvalidInputException("--batch-size", "must be at least 1");
@@ -84,8 +102,8 @@ public sealed record ValidatedRun(
             Revision = options.Revision,
             Layers = layers,
             Pooling = pooling,
-            BosPolicy = options.PrependBos ? BosPolicy.Bos : BosPolicy.NoBos,
-            Device = device,
+            BosPolicy = bosOverride ?? BosPolicy.NoBos, // provisional until ForFamily
+            Device = device.Kind,
             Dtype = dtype,
             MaxTokens = options.MaxTokens,
         }.Validate();
@@ -101,7 +119,9 @@ public sealed record ValidatedRun(
             string.IsNullOrWhiteSpace(rabbitmq) ? null : RabbitMqEndpoint.Parse(rabbitmq),
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
-            onFailure);
+            onFailure,
+            bosOverride,
+            device);
     }
 
     static int[] ParseLayers(string text)

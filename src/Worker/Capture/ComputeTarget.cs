@@ -5,10 +5,16 @@ using static TorchSharp.torch;
 
 namespace Activations.Worker.Capture;
 
-/// <summary>The device and dtype a job computes in, resolved from what it asked for and what this machine has.</summary>
+/// <summary>
+/// The devices and dtype a job computes in, resolved from what it asked for and what this machine has. One device
+/// normally; several when a model's layers are split over them (the first holds the embedding).
+/// </summary>
 public sealed record ComputeTarget(Device Device, ScalarType Dtype)
 {
-    public string DeviceName => Device.type == DeviceType.CUDA ? $"cuda:{Math.Max(Device.index, 0)}" : "cpu";
+    /// <summary>Every device the model may use, in order; <see cref="Device"/> first.</summary>
+    public IReadOnlyList<Device> Devices { get; init; } = [Device];
+
+    public string DeviceName => string.Join(",", Devices.Select(NameOf));
 
     public string DtypeName => Dtype switch
     {
@@ -17,11 +23,15 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         _ => "float32",
     };
 
-    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger)
+    public static string NameOf(Device device) => device.type == DeviceType.CUDA ? $"cuda:{Math.Max(device.index, 0)}" : "cpu";
+
+    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger) => Resolve(DeviceRequest.Of(device), dtype, logger);
+
+    public static ComputeTarget Resolve(DeviceRequest request, ComputeDtype dtype, ILogger logger)
     {
-        var cuda = device switch
+        var cuda = request.Kind switch
         {
-            ComputeDevice.Cuda when !torch.cuda.is_available() => throw new InvalidInputException("--device", "CUDA was asked for, but no CUDA device is available"),
+            ComputeDevice.Cuda when !torch.cuda.is_available() => throw new InvalidInputException("--device", $"{(request.Entries.Count > 0 ? request.ToString() : "CUDA")} was asked for, but no CUDA device is available"),
             ComputeDevice.Cuda => true,
             ComputeDevice.Cpu => false,
             _ => torch.cuda.is_available(),
@@ -39,6 +49,16 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
             logger.LogWarning("fp16 was asked for on the CPU, where it is very slow: computing in float32 instead");
             resolved = ScalarType.Float32;
         }
-        return new ComputeTarget(cuda ? torch.CUDA : torch.CPU, resolved);
+        if (request.Entries.Count == 0)
+        {
+            return new ComputeTarget(cuda ? torch.CUDA : torch.CPU, resolved);
+        }
+        var devices = request.Entries.Select(e => new Device(e)).ToArray();
+        var count = cuda ? torch.cuda.device_count() : 0;
+        foreach (var d in devices.Where(d => d.type == DeviceType.CUDA && d.index >= count))
+        {
+            throw new InvalidInputException("--device", $"{NameOf(d)} was asked for, but this machine has {count} CUDA device(s)");
+        }
+        return new ComputeTarget(devices[0], resolved) { Devices = devices };
     }
 }

@@ -5,11 +5,11 @@ using Microsoft.Extensions.Logging;
 namespace Activations.Worker.Capture;
 
 /// <summary>
-/// A worker's one model on its one device. The engine is loaded for the first job's dtype and depth, and
+/// A worker's one model on its device (or split over its device list). The engine is loaded for the first job's dtype and depth, and
 /// reloaded only when a job needs a deeper layer or another dtype. One forward pass at a time.
 /// </summary>
 /// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
-public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null) : IDisposable
+public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogger<EngineHost> logger, string? fingerprint = null) : IDisposable
 {
     readonly Lock gate = new();
     ActivationEngine? engine;
@@ -73,7 +73,7 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
             engine.Dispose();
             engine = null;
         }
-        var loaded = ActivationEngine.Load(folder, settings with { Device = device }, logger);
+        var loaded = ActivationEngine.Load(folder, settings with { Device = devices.Kind }, logger, devices);
         loadedDtype = settings.Dtype;
         Volatile.Write(ref engine, loaded);
         return loaded;

@@ -5,7 +5,7 @@ using Activations.Worker.Model;
 namespace Activations.Worker.Loading;
 
 /// <summary>
-/// A Hugging Face model folder, checked up front: config.json for a Qwen2 model, tokenizer.json,
+/// A Hugging Face model folder, checked up front: config.json for a supported decoder (Qwen2, Llama, Qwen3), tokenizer.json,
 /// tokenizer_config.json, and safetensors weights (one file, or shards listed in model.safetensors.index.json).
 /// </summary>
 public sealed class ModelFolder
@@ -18,7 +18,7 @@ public sealed class ModelFolder
 
     readonly Dictionary<string, SafetensorsFile> tensorFiles;
 
-    ModelFolder(string path, Qwen2Config config, Dictionary<string, SafetensorsFile> tensorFiles)
+    ModelFolder(string path, DecoderConfig config, Dictionary<string, SafetensorsFile> tensorFiles)
     {
         Path = path;
         Config = config;
@@ -27,7 +27,9 @@ public sealed class ModelFolder
 
     public string Path { get; }
 
-    public Qwen2Config Config { get; }
+    public DecoderConfig Config { get; }
+
+    public string ConfigPath => System.IO.Path.Combine(Path, ConfigFile);
 
     public string TokenizerPath => System.IO.Path.Combine(Path, TokenizerFile);
 
@@ -47,7 +49,7 @@ public sealed class ModelFolder
             throw new InvalidInputException(path, "model folder not found");
         }
         var configPath = Require(path, ConfigFile, "the model's config");
-        var config = Qwen2Config.Load(configPath);
+        var config = DecoderConfig.Load(configPath);
         Require(path, TokenizerFile, "the tokenizer");
         Require(path, TokenizerConfigFile, "the tokenizer's settings");
         return new ModelFolder(path, config, OpenWeights(path));
