@@ -61,7 +61,7 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     builder.Services.AddSingleton(engineHost);
     builder.Services.AddSingleton(options);
     builder.Services.AddHostedService(sp => new ModelPreloadService(engineHost,
-        new CaptureSettings { Model = folder.Path, Layers = CaptureSettings.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).ToList(), Device = computeDevice.Kind, Dtype = computeDtype },
+        new CaptureSpec { Hooks = HookSelection.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).Select(HookPoint.ResidPost).ToList(), Device = computeDevice.Kind, Dtype = computeDtype },
         sp.GetRequiredService<ILogger<ModelPreloadService>>()));
     builder.Services.AddMassTransit(x =>
     {

@@ -11,7 +11,8 @@ namespace Activations.Worker.Tests;
 
 /// <summary>
 /// The Llama (llama3 RoPE scaling, explicit head_dim, tied embeddings) and Qwen3 (q/k norms) fixtures against the
-/// independent reference's float32 vectors (atol 1e-4), batched and one question at a time.
+/// independent reference's float32 vectors (atol 1e-4): every hook point of layers 0, 3, 7 and hook_embed, both BOS
+/// policies, all poolings, batched and one question at a time.
 /// </summary>
 public class FamilyParityTests
 {
@@ -24,9 +25,10 @@ public class FamilyParityTests
         public JsonElement Expected => expected[Name].RootElement;
         public int[] Layers => Expected.GetProperty("layers").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         public string[] Questions => Expected.GetProperty("questions").EnumerateArray().Select(q => q.GetProperty("text").GetString()!).ToArray();
+        public HookPoint[] Hooks => [.. Expected.GetProperty("hooks").EnumerateArray().Select(h => HookPoint.Parse(h.GetString()!))];
 
-        public float[] Vector(int question, string policy, string hook, string pooling) =>
-            Expected.GetProperty("questions")[question].GetProperty("pooled").GetProperty(policy).GetProperty(hook).GetProperty(pooling)
+        public float[] Vector(int question, string policy, HookPoint hook, string pooling) =>
+            Expected.GetProperty("questions")[question].GetProperty("pooled").GetProperty(policy).GetProperty(hook.Name).GetProperty(pooling)
                 .EnumerateArray().Select(e => e.GetSingle()).ToArray();
 
         public override string ToString() => Name;
@@ -54,34 +56,62 @@ public class FamilyParityTests
         return data;
     }
 
-    static CaptureSettings Settings(Family family, BosPolicy policy, Pooling pooling = Pooling.Mean) =>
-        Fixtures.Settings(pooling, policy, layers: family.Layers, model: family.Model);
+    static CaptureSpec Spec(Family family, BosPolicy policy, Pooling pooling = Pooling.Mean) =>
+        Fixtures.Spec(pooling, policy, layers: family.Layers);
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Residuals_match_the_reference_batched_and_one_at_a_time(Family family, string policyName, string poolingName)
+    public void Every_hook_matches_the_reference_batched_and_one_at_a_time(Family family, string policyName, string poolingName)
     {
         Assert.True(OptionNames.TryParseBosPolicy(policyName, out var policy));
         Assert.True(OptionNames.TryParsePooling(poolingName, out var pooling));
-        var settings = Settings(family, policy, pooling);
-        using var engine = Fixtures.Engine(settings);
+        var hooks = family.Hooks;
+        Assert.Equal(1 + 3 * 6, hooks.Length);
+        var spec = Fixtures.Spec(pooling, policy, hooks: hooks);
+        using var engine = Fixtures.Engine(spec, family.Model);
         var questions = family.Questions;
 
-        var oneByOne = questions.SelectMany(q => engine.Capture([q], settings, batchSize: 1)).ToArray();
-        var batched = engine.Capture(questions, settings, batchSize: questions.Length);
+        var oneByOne = questions.SelectMany(q => engine.Capture([q], spec, batchSize: 1)).ToArray();
+        var batched = engine.Capture(questions, spec, batchSize: questions.Length);
 
-        var worst = 0.0;
+        var worst = new Dictionary<HookPoint, double>();
         for (var q = 0; q < questions.Length; q++)
         {
             Assert.Equal(family.Expected.GetProperty("questions")[q].GetProperty("input").GetProperty(policyName).GetArrayLength(), oneByOne[q].TokenCount);
-            for (var slot = 0; slot < family.Layers.Length; slot++)
+            foreach (var hook in hooks)
             {
-                var reference = family.Vector(q, policyName, $"blocks.{family.Layers[slot]}.hook_resid_post", poolingName);
-                worst = Math.Max(worst, ParityTests.MaxDifference(reference, oneByOne[q].Vectors![slot]));
-                worst = Math.Max(worst, ParityTests.MaxDifference(reference, batched[q].Vectors![slot]));
+                var reference = family.Vector(q, policyName, hook, poolingName);
+                Assert.Equal(family.Expected.GetProperty("widths").GetProperty(hook.Name).GetInt32(), oneByOne[q].Vectors![hook].Length);
+                var difference = Math.Max(ParityTests.MaxDifference(reference, oneByOne[q].Vectors![hook]), ParityTests.MaxDifference(reference, batched[q].Vectors![hook]));
+                worst[hook] = Math.Max(worst.GetValueOrDefault(hook), difference);
             }
         }
-        Assert.True(worst <= Tolerance, $"{family}: largest difference from the reference {worst:E2} > {Tolerance:E0}");
+        var failing = worst.Where(w => w.Value > Tolerance).Select(w => $"{w.Key}: {w.Value:E2}").ToList();
+        Assert.True(failing.Count == 0, $"{family}: hooks further than {Tolerance:E0} from the reference: {string.Join("; ", failing)}");
+    }
+
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen3")]
+    public void Layer_zero_matches_the_per_token_debug_values(string name)
+    {
+        // debug: per-token hook_z, hook_attn_out, hook_mlp_out, hook_resid_post of layer 0, question 0, policy bos;
+        // "last" pooling of a one-question batch is the last token's row.
+        var family = new Family(name);
+        var debug = family.Expected.GetProperty("debug");
+        Assert.Equal("bos", debug.GetProperty("policy").GetString());
+        var perToken = debug.GetProperty("per_token");
+        var hooks = perToken.EnumerateObject().Select(p => HookPoint.Parse(p.Name)).ToArray();
+        Assert.NotEmpty(hooks);
+        var spec = Fixtures.Spec(Pooling.Last, BosPolicy.Bos, hooks: hooks);
+        using var engine = Fixtures.Engine(spec, family.Model);
+        var capture = engine.Capture([family.Questions[debug.GetProperty("question").GetInt32()]], spec, 1)[0];
+        foreach (var hook in hooks)
+        {
+            var rows = perToken.GetProperty(hook.Name).EnumerateArray().ToArray();
+            Assert.Equal(rows.Length, capture.TokenCount);
+            Assert.True(ParityTests.MaxDifference(rows[^1].EnumerateArray().Select(e => e.GetSingle()).ToArray(), capture.Vectors![hook]) <= Tolerance, hook.Name);
+        }
     }
 
     [Theory]
@@ -146,14 +176,14 @@ public class FamilyParityTests
 
     static double WorstOverQuestions(Family family, ActivationEngine engine)
     {
-        var settings = Settings(family, BosPolicy.Bos);
-        var captures = engine.Capture(family.Questions, settings, batchSize: 4);
+        var spec = Fixtures.Spec(Pooling.Mean, BosPolicy.Bos, hooks: family.Hooks);
+        var captures = engine.Capture(family.Questions, spec, batchSize: 4);
         var worst = 0.0;
         for (var q = 0; q < captures.Count; q++)
         {
-            for (var slot = 0; slot < family.Layers.Length; slot++)
+            foreach (var hook in family.Hooks)
             {
-                worst = Math.Max(worst, ParityTests.MaxDifference(family.Vector(q, "bos", $"blocks.{family.Layers[slot]}.hook_resid_post", "mean"), captures[q].Vectors![slot]));
+                worst = Math.Max(worst, ParityTests.MaxDifference(family.Vector(q, "bos", hook, "mean"), captures[q].Vectors![hook]));
             }
         }
         return worst;
@@ -191,7 +221,7 @@ public class FamilyParityTests
         // Qwen3's config.json says bos_token_id 4000 (the end-of-sentence token); the tokenizer's BOS is 4003.
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(Qwen3.Model, "config.json")));
         Assert.Equal(4000, config.RootElement.GetProperty("bos_token_id").GetInt32());
-        using var engine = Fixtures.Engine(Settings(Qwen3, BosPolicy.Bos));
+        using var engine = Fixtures.Engine(Spec(Qwen3, BosPolicy.Bos), Qwen3.Model);
         Assert.Equal(4003, engine.Tokenize("Hi", BosPolicy.Bos)[0]);
     }
 }

@@ -10,16 +10,17 @@ using static TorchSharp.torch;
 
 namespace Activations.Worker.Capture;
 
-/// <summary>What one question gave: its pooled vector per requested layer (in the settings' layer order), or why not.</summary>
-public sealed record QuestionCapture(int TokenCount, float[][]? Vectors, string? Error)
+/// <summary>What one question gave: its pooled vector for each requested hook, or why not.</summary>
+public sealed record QuestionCapture(int TokenCount, IReadOnlyDictionary<HookPoint, float[]>? Vectors, string? Error)
 {
     public bool Succeeded => Vectors is not null;
 }
 
 /// <summary>
-/// The engine: questions in, pooled residual-stream vectors out. Holds the model truncated after
+/// The engine: questions in, pooled hook-point vectors out. Holds the model truncated after
 /// <see cref="LayerCount"/> layers on one device in one dtype, tokenizes with the model's own tokenizer under each
-/// request's BOS policy, runs length-sorted right-padded batches and pools over real tokens only.
+/// request's BOS policy, runs length-sorted right-padded batches, stops after the deepest layer a hook needs, and
+/// pools each hook on the device over real tokens only.
 /// </summary>
 public sealed class ActivationEngine : IDisposable
 {
@@ -45,7 +46,7 @@ public sealed class ActivationEngine : IDisposable
     /// <summary>Which device holds each layer.</summary>
     public LayerPlacement Placement => model.Placement;
 
-    /// <summary>Layers held: requests may capture any of 0..LayerCount-1.</summary>
+    /// <summary>Layers held: requests may capture hooks of layers 0..LayerCount-1 (and hook_embed).</summary>
     public int LayerCount => model.LayerCount;
 
     public long WeightBytes { get; }
@@ -54,14 +55,14 @@ public sealed class ActivationEngine : IDisposable
     public long ForwardPasses { get; private set; }
 
     /// <summary>
-    /// Loads the tokenizer and the layers up to the deepest one <paramref name="settings"/> asks for, on
-    /// <paramref name="devices"/> (default: the settings' device kind). Before reading a weight it checks that the
-    /// layers fit in the devices' free memory at the compute dtype, and splits them over a device list.
+    /// Validates <paramref name="spec"/> against the model, then loads the tokenizer and the layers up to the deepest
+    /// one a hook needs, on <paramref name="devices"/> (default: the spec's device kind). Before reading a weight it
+    /// checks that the layers fit in the devices' free memory at the compute dtype, and splits them over a device list.
     /// </summary>
-    public static ActivationEngine Load(ModelFolder folder, CaptureSettings settings, ILogger logger, DeviceRequest? devices = null)
+    public static ActivationEngine Load(ModelFolder folder, CaptureSpec spec, ILogger logger, DeviceRequest? devices = null)
     {
-        ValidateLayers(settings.Layers, folder.Config, folder.Path);
-        var target = ComputeTarget.Resolve(devices ?? DeviceRequest.Of(settings.Device), settings.Dtype, logger);
+        spec.Validate(folder.Config.NumHiddenLayers, folder.Path);
+        var target = ComputeTarget.Resolve(devices ?? DeviceRequest.Of(spec.Device), spec.Dtype, logger);
         if (folder.Config.RopeScaling is YarnRopeScaling { UnrecognizedKeys.Count: > 0 } yarn)
         {
             logger.LogWarning("{Config}: rope_scaling keys {Keys} are not read (Hugging Face's _compute_yarn_parameters ignores them too)",
@@ -70,11 +71,11 @@ public sealed class ActivationEngine : IDisposable
         var tokenizer = QuestionTokenizer.Load(folder.TokenizerPath, folder.TokenizerConfigPath);
         try
         {
-            if (settings.BosPolicy == BosPolicy.Bos && tokenizer.BosTokenId is null)
+            if (spec.BosPolicy == BosPolicy.Bos && tokenizer.BosTokenId is null)
             {
                 throw new InvalidInputException(folder.TokenizerConfigPath, "the BOS policy is bos (--prepend-bos, or the family's default), but the tokenizer has no BOS token", field: "bos_token");
             }
-            var layerCount = settings.Layers.Max() + 1;
+            var layerCount = spec.LayersNeeded;
             var placement = Place(folder.Config, layerCount, target, logger);
             var weights = new SafetensorsWeightSource(folder, target.Dtype, target.Device);
             var clock = Stopwatch.StartNew();
@@ -111,48 +112,33 @@ public sealed class ActivationEngine : IDisposable
 
     /// <summary>Wraps an already built model (benchmarks with random weights of the real shapes).</summary>
     public static ActivationEngine FromModel(IDecoderModel model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true)
-        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype), weightBytes, logger, ownsTokenizer);
+        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype) { Devices = model.Placement.Devices }, weightBytes, logger, ownsTokenizer);
 
-    public static void ValidateLayers(IReadOnlyList<int> layers, DecoderConfig config, string source)
-    {
-        if (layers.Count == 0)
-        {
-            throw new InvalidInputException("--layers", "no layers were asked for");
-        }
-        foreach (var layer in layers)
-        {
-            if (layer < 0 || layer >= config.NumHiddenLayers)
-            {
-                throw new InvalidInputException("--layers", $"layer {layer} is outside the model ({source} has layers 0..{config.NumHiddenLayers - 1})");
-            }
-        }
-    }
-
-    /// <summary>The longest model input accepted under <paramref name="settings"/>.</summary>
-    public int MaxTokens(CaptureSettings settings) => Math.Min(settings.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
+    /// <summary>The longest model input accepted under <paramref name="spec"/>.</summary>
+    public int MaxTokens(CaptureSpec spec) => Math.Min(spec.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
 
     public int[] Tokenize(string question, BosPolicy policy) => tokenizer.Encode(question, policy);
 
     /// <summary>
-    /// Captures every question under <paramref name="settings"/> (layers, pooling, BOS policy, token limit).
+    /// Captures every question under <paramref name="spec"/> (hooks, pooling, BOS policy, token limit).
     /// Questions are sorted by length and run in batches of at most <paramref name="batchSize"/>, so padding
     /// stays small; results come back in the input order. A question over the token limit fails alone.
     /// </summary>
-    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize)
+    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        if (settings.Layers.Count == 0 || settings.Layers.Max() >= model.LayerCount || settings.Layers.Min() < 0)
+        if (spec.Hooks.Count == 0 || spec.LayersNeeded > model.LayerCount)
         {
-            throw new ArgumentException($"the engine holds layers 0..{model.LayerCount - 1}; asked for {string.Join(",", settings.Layers)}");
+            throw new ArgumentException($"the engine holds layers 0..{model.LayerCount - 1}; asked for {string.Join(", ", spec.Hooks)}");
         }
-        var maxTokens = MaxTokens(settings);
+        var maxTokens = MaxTokens(spec);
         var results = new QuestionCapture?[questions.Count];
         var tokenized = new List<(int Index, int[] Ids)>();
         using var tokenizing = ActivationsTelemetry.Source.StartActivity("tokenize");
         tokenizing?.SetTag("activations.questions", questions.Count);
         for (var i = 0; i < questions.Count; i++)
         {
-            var ids = Tokenize(questions[i], settings.BosPolicy);
+            var ids = Tokenize(questions[i], spec.BosPolicy);
             if (ids.Length == 0)
             {
                 results[i] = new QuestionCapture(0, null, "the question has no tokens");
@@ -171,7 +157,7 @@ public sealed class ActivationEngine : IDisposable
         tokenized.Sort((a, b) => b.Ids.Length.CompareTo(a.Ids.Length));
         foreach (var chunk in tokenized.Chunk(batchSize))
         {
-            var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), settings);
+            var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), spec);
             for (var row = 0; row < chunk.Length; row++)
             {
                 results[chunk[row].Index] = new QuestionCapture(chunk[row].Ids.Length, vectors[row], null);
@@ -180,8 +166,8 @@ public sealed class ActivationEngine : IDisposable
         return results!;
     }
 
-    /// <summary>One forward pass over right-padded rows; returns [row][slot] vectors, slots in the settings' layer order.</summary>
-    float[][][] RunBatch(int[][] rows, CaptureSettings settings)
+    /// <summary>One forward pass over right-padded rows; returns each row's pooled vector per hook.</summary>
+    Dictionary<HookPoint, float[]>[] RunBatch(int[][] rows, CaptureSpec spec)
     {
         var batch = rows.Length;
         var length = rows.Max(r => r.Length);
@@ -203,12 +189,6 @@ public sealed class ActivationEngine : IDisposable
                 padded[r * length + t] = rows[r][t];
             }
         }
-        var slots = settings.Layers.Select((layer, slot) => (layer, slot)).ToLookup(p => p.layer, p => p.slot);
-        var output = new float[batch][][];
-        for (var r = 0; r < batch; r++)
-        {
-            output[r] = new float[settings.Layers.Count][];
-        }
         using var scope = torch.NewDisposeScope();
         var ids = torch.tensor(padded, [batch, length], ScalarType.Int64);
         Tensor? keyValid = null;
@@ -216,26 +196,9 @@ public sealed class ActivationEngine : IDisposable
         {
             keyValid = torch.arange(0, length, ScalarType.Int64).unsqueeze(0).lt(torch.tensor(lengths, ScalarType.Int64).unsqueeze(1));
         }
-        var leadingBos = settings.BosPolicy == BosPolicy.Bos;
-        var deepest = settings.Layers.Max();
-        model.Forward(ids, keyValid, (layer, residual) =>
-        {
-            if (!slots.Contains(layer))
-            {
-                return;
-            }
-            using var pooled = ResidualPooler.Pool(residual, lengths, settings.Pooling, leadingBos).cpu();
-            var flat = pooled.data<float>().ToArray();
-            var hidden = (int)pooled.shape[1];
-            for (var r = 0; r < batch; r++)
-            {
-                var vector = flat.AsSpan(r * hidden, hidden).ToArray();
-                foreach (var slot in slots[layer])
-                {
-                    output[r][slot] = vector;
-                }
-            }
-        }, stopAfterLayer: deepest);
+        using var hooks = new PoolingHookSink(spec.Hooks, lengths, spec.Pooling, leadingBos: spec.BosPolicy == BosPolicy.Bos);
+        model.Forward(ids, keyValid, hooks);
+        var output = hooks.Collect();
         ForwardPasses++;
         ActivationsTelemetry.ForwardDuration.Record(clock.Elapsed.TotalSeconds);
         ActivationsTelemetry.BatchSize.Record(batch);

@@ -16,6 +16,17 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
 
     public string DeviceName => string.Join(",", Devices.Select(NameOf));
 
+    /// <summary>The device kind, as a resolved capture spec names it.</summary>
+    public ComputeDevice Kind => Device.type == DeviceType.CUDA ? ComputeDevice.Cuda : ComputeDevice.Cpu;
+
+    /// <summary>The dtype as a resolved capture spec names it.</summary>
+    public ComputeDtype ComputeDtype => Dtype switch
+    {
+        ScalarType.Float16 => ComputeDtype.Float16,
+        ScalarType.BFloat16 => ComputeDtype.BFloat16,
+        _ => ComputeDtype.Float32,
+    };
+
     public string DtypeName => Dtype switch
     {
         ScalarType.Float16 => "float16",

@@ -1,3 +1,4 @@
+using Activations.Contracts;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -41,12 +42,12 @@ public sealed class DecoderModel : IDecoderModel
     public Device Device => embedding.device;
 
     /// <summary>
-    /// Builds layers 0..layerCount-1, reading each weight once, straight onto its layer's device; nothing past them is
+    /// Builds layers 0..layerCount-1 (none for hook_embed alone), reading each weight once, straight onto its layer's device; nothing past them is
     /// read. Without a <paramref name="placement"/> everything goes on <paramref name="weights"/>' device.
     /// </summary>
     public static DecoderModel Build(DecoderConfig config, IWeightSource weights, int layerCount, bool includeHead = false, Action<int>? onLayerLoaded = null, LayerPlacement? placement = null)
     {
-        if (layerCount < 1 || layerCount > config.NumHiddenLayers)
+        if (layerCount < 0 || layerCount > config.NumHiddenLayers)
         {
             throw new ArgumentOutOfRangeException(nameof(layerCount), $"the model has {config.NumHiddenLayers} layers; asked for {layerCount}");
         }
@@ -73,7 +74,7 @@ public sealed class DecoderModel : IDecoderModel
             Tensor? lmHead = null;
             if (includeHead)
             {
-                var last = On(placement.DeviceOfLayer(layerCount - 1));
+                var last = On(layerCount > 0 ? placement.DeviceOfLayer(layerCount - 1) : placement.EmbeddingDevice);
                 finalNorm = new RmsNorm(last, "model.norm.weight", config.HiddenSize, config.RmsNormEps);
                 built.Add(finalNorm);
                 lmHead = last.Read(config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", [config.VocabSize, config.HiddenSize]);
@@ -91,16 +92,24 @@ public sealed class DecoderModel : IDecoderModel
         }
     }
 
-    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null)
+    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, HookSink hooks, bool computeLogits = false)
     {
+        if (hooks.LastLayer >= layers.Count)
+        {
+            throw new ArgumentException($"the model holds layers 0..{layers.Count - 1}; the hooks need layer {hooks.LastLayer}", nameof(hooks));
+        }
         using var noGrad = torch.no_grad();
         var batch = inputIds.shape[0];
         var length = inputIds.shape[1];
         using var outer = torch.NewDisposeScope();
-        // The rotary tables and the mask, made once per device the layers use (in the outer scope: every layer reads them).
+        var hidden = embedding.index_select(0, inputIds.to(Device).reshape(-1)).view(batch, length, Config.HiddenSize);
+        hooks.Offer(HookPoint.Embed, hidden);
+        var last = hooks.LastLayer;
+        // The rotary tables and the mask, made once per device the run uses (in the outer scope: every layer reads them).
         var perDevice = new Dictionary<string, (Tensor Cos, Tensor Sin, Tensor? Mask)>();
-        foreach (var device in Placement.Devices)
+        for (var i = 0; i <= last; i++)
         {
+            var device = layers[i].Device;
             var key = device.ToString();
             if (perDevice.ContainsKey(key))
             {
@@ -115,8 +124,6 @@ public sealed class DecoderModel : IDecoderModel
             }
             perDevice[key] = (cos, sin, mask);
         }
-        var hidden = embedding.index_select(0, inputIds.to(Device).reshape(-1)).view(batch, length, Config.HiddenSize);
-        var last = Math.Min(stopAfterLayer ?? layers.Count - 1, layers.Count - 1);
         var deviceIndex = 0; // the embedding's
         for (var i = 0; i <= last; i++)
         {
@@ -133,8 +140,7 @@ public sealed class DecoderModel : IDecoderModel
                 deviceIndex = Placement.LayerDeviceIndices[i];
             }
             var (cos, sin, mask) = perDevice[layer.Device.ToString()];
-            var output = layer.Forward(hidden, cos, sin, mask);
-            onLayerOutput(i, output);
+            var output = layer.Forward(hidden, cos, sin, mask, hooks, i);
             var previous = hidden;
             hidden = output.MoveToOuterDisposeScope();
             previous.Dispose();

@@ -19,11 +19,18 @@ public interface IDecoderModel : IDisposable
     LayerPlacement Placement { get; }
 
     /// <summary>
-    /// Runs right-padded <paramref name="inputIds"/> [batch, seq] through the layers up to <paramref name="stopAfterLayer"/>
-    /// (default: all). After layer L, <paramref name="onLayerOutput"/> gets (L, residual [batch, seq, hidden]) on that
-    /// layer's device; it is freed when the callback returns. Positions are 0..seq-1; padded keys are masked.
+    /// Runs right-padded <paramref name="inputIds"/> [batch, seq] through layers 0..<see cref="HookSink.LastLayer"/>,
+    /// offering each hook point to <paramref name="hooks"/> as it is computed (hook_embed first, then each layer's in
+    /// forward order), on the device of the layer that computed it. Positions are 0..seq-1; padded keys are masked.
     /// </summary>
     /// <param name="keyValid">bool [batch, seq], true on real tokens; null when no row is padded.</param>
-    /// <returns>lm_head logits [batch, seq, vocab] when the model has a head and <paramref name="computeLogits"/>; else null.</returns>
-    Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null);
+    /// <returns>lm_head logits [batch, seq, vocab] when the model has a head, <paramref name="computeLogits"/> is set and every layer ran; else null.</returns>
+    Tensor? Forward(Tensor inputIds, Tensor? keyValid, HookSink hooks, bool computeLogits = false);
+
+    /// <summary>
+    /// Runs every loaded layer (or up to <paramref name="stopAfterLayer"/>); after layer L, <paramref name="onLayerOutput"/>
+    /// gets (L, blocks.L.hook_resid_post [batch, seq, hidden]), valid only during the call.
+    /// </summary>
+    Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null)
+        => Forward(inputIds, keyValid, HookSink.LayerOutputs(onLayerOutput, Math.Min(stopAfterLayer ?? LayerCount - 1, LayerCount - 1)), computeLogits);
 }
