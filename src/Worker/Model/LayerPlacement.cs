@@ -80,6 +80,11 @@ public sealed class LayerPlacement
             {
                 device++;
             }
+            // A device whose rest is too small for the layer is passed over (contiguity holds: devices only advance).
+            while (device < budgets.Count - 1 && bytes[device] + layerBytes > budgets[device].FreeBytes)
+            {
+                device++;
+            }
             layerDevice[i] = device;
             bytes[device] += layerBytes;
         }
