@@ -156,3 +156,96 @@ public class PlacementTests
         Assert.Equal("--device: cuda:0,cuda:1 was asked for, but no CUDA device is available", error.Message);
     }
 }
+
+/// <summary>Sharded checkpoints: read shard by shard, tensor by tensor, with the same result as one file.</summary>
+public class ShardedLoadingTests
+{
+    /// <summary>Writes the tensors of <paramref name="source"/> into shards (a new shard starting at each layer in <paramref name="firstLayers"/>) and an index.</summary>
+    static void Shard(string source, string folder, int[] firstLayers)
+    {
+        var file = SafetensorsFile.Open(source);
+        int ShardOf(string name)
+        {
+            var layer = name.StartsWith("model.layers.", StringComparison.Ordinal) ? int.Parse(name.Split('.')[2]) : name.StartsWith("model.embed", StringComparison.Ordinal) ? -1 : int.MaxValue;
+            return firstLayers.Count(first => layer >= first);
+        }
+        var groups = file.Entries.GroupBy(e => ShardOf(e.Key)).OrderBy(g => g.Key).ToArray();
+        var map = new System.Text.Json.Nodes.JsonObject();
+        using var input = File.OpenRead(source);
+        Span<byte> prefix = stackalloc byte[8];
+        input.ReadExactly(prefix);
+        var dataStart = 8 + BitConverter.ToInt64(prefix);
+        for (var s = 0; s < groups.Length; s++)
+        {
+            var name = $"model-{s + 1:00000}-of-{groups.Length:00000}.safetensors";
+            var header = new System.Text.Json.Nodes.JsonObject();
+            long offset = 0;
+            foreach (var (tensor, entry) in groups[s])
+            {
+                header[tensor] = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["dtype"] = entry.Dtype,
+                    ["shape"] = new System.Text.Json.Nodes.JsonArray([.. entry.Shape.Select(d => (System.Text.Json.Nodes.JsonNode)d)]),
+                    ["data_offsets"] = new System.Text.Json.Nodes.JsonArray(offset, offset + entry.End - entry.Begin),
+                };
+                offset += entry.End - entry.Begin;
+                map[tensor] = name;
+            }
+            var headerBytes = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+            using var output = File.Create(Path.Combine(folder, name));
+            output.Write(BitConverter.GetBytes((long)headerBytes.Length));
+            output.Write(headerBytes);
+            foreach (var (_, entry) in groups[s])
+            {
+                var bytes = new byte[entry.End - entry.Begin];
+                input.Position = dataStart + entry.Begin;
+                input.ReadExactly(bytes);
+                output.Write(bytes);
+            }
+        }
+        File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"), new System.Text.Json.Nodes.JsonObject { ["metadata"] = new System.Text.Json.Nodes.JsonObject(), ["weight_map"] = map }.ToJsonString());
+    }
+
+    [Fact]
+    public void A_sharded_checkpoint_loads_shard_by_shard_with_the_same_vectors()
+    {
+        var family = FamilyParityTests.Qwen3;
+        using var copy = new Fixtures.TempFolder();
+        foreach (var file in new[] { "config.json", "tokenizer.json", "tokenizer_config.json" })
+        {
+            File.Copy(Path.Combine(family.Model, file), copy.File(file));
+        }
+        Shard(Path.Combine(family.Model, "model.safetensors"), copy.Path, [0, 3, 6]);
+        var sharded = ModelFolder.Open(copy.Path);
+        Assert.Equal(4, sharded.TensorFiles.Values.Distinct().Count());
+
+        // bf16 on disk, float32 in memory: each tensor cast as it is read; the shards are visited in order, each once.
+        var weights = new SafetensorsWeightSource(sharded, ScalarType.Float32, CPU);
+        using (var model = DecoderModel.Build(sharded.Config, weights, sharded.Config.NumHiddenLayers))
+        {
+            var visits = weights.NamesRead.Select(n => sharded.TensorFiles[n].Path).Aggregate(new List<string>(), (list, path) =>
+            {
+                if (list.Count == 0 || list[^1] != path)
+                {
+                    list.Add(path);
+                }
+                return list;
+            });
+            Assert.Equal(visits.Distinct().Count(), visits.Count);
+            Assert.Equal(4, visits.Count);
+        }
+
+        var spec = Fixtures.Spec(Pooling.Mean, BosPolicy.Bos, hooks: family.Hooks);
+        using var whole = Fixtures.Engine(spec, family.Model);
+        using var fromShards = ActivationEngine.Load(sharded, spec, NullLogger.Instance);
+        var expected = whole.Capture(family.Questions, spec, 6);
+        var actual = fromShards.Capture(family.Questions, spec, 6);
+        for (var q = 0; q < expected.Count; q++)
+        {
+            foreach (var hook in family.Hooks)
+            {
+                Assert.Equal(expected[q].Vectors![hook], actual[q].Vectors![hook]);
+            }
+        }
+    }
+}
