@@ -1,4 +1,5 @@
 using Activations.Contracts;
+using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Inputs;
 using Activations.ServiceDefaults;
 using Activations.Worker.Model;
@@ -22,7 +23,11 @@ public sealed record RunOptions
     public required string Model { get; init; }
     public required string Out { get; init; }
     public string? Revision { get; init; }
-    public string Layers { get; init; } = string.Join(",", CaptureSettings.DefaultLayers);
+    /// <summary>--layers as typed; null: not given.</summary>
+    public string? Layers { get; init; }
+    /// <summary>--hooks as typed; null: not given.</summary>
+    public string? Hooks { get; init; }
+    public string Format { get; init; } = "pt";
     public int MaxFaithful { get; init; } = SelectionLimits.DefaultMaxFaithful;
     public int MaxUnfaithful { get; init; } = SelectionLimits.DefaultMaxUnfaithful;
     public string Variant { get; init; } = SelectionLimits.DefaultVariant;
@@ -39,9 +44,37 @@ public sealed record RunOptions
     public string OnFailure { get; init; } = "fail";
 }
 
+/// <summary>The model a run asks for: a local folder or a Hub id, and a Hub revision.</summary>
+public sealed record ModelRequest(string Id, string? Revision);
+
+/// <summary>
+/// What the capture asks for before the model is known: the hooks as read from --hooks/--layers, and the options that
+/// go into the <see cref="CaptureSpec"/> once the model's depth, family and the device are known (see <see cref="SpecFor"/>).
+/// </summary>
+/// <param name="BosPolicy">--prepend-bos (bos) or --no-prepend-bos (no-bos); null: the model family's default</param>
+public sealed record CaptureRequest(HookSelection Hooks, Pooling Pooling, BosPolicy? BosPolicy, int? MaxTokens, ComputeDevice Device, ComputeDtype Dtype)
+{
+    /// <summary>
+    /// The job's capture spec for a model of <paramref name="family"/> with <paramref name="layerCount"/> layers
+    /// (<paramref name="source"/>), with the device kind and dtype as resolved and the BOS policy as asked or, when not
+    /// asked, the family's TransformerLens default; validated by <see cref="CaptureSpec.Validate"/>, the one place.
+    /// </summary>
+    public CaptureSpec SpecFor(int layerCount, string source, ComputeDevice resolvedDevice, ComputeDtype resolvedDtype, ModelFamily family) => new CaptureSpec
+    {
+        Hooks = Hooks.Resolve(layerCount, source),
+        Pooling = Pooling,
+        BosPolicy = BosPolicy ?? family.DefaultBosPolicy(),
+        MaxTokens = MaxTokens,
+        Device = resolvedDevice,
+        Dtype = resolvedDtype,
+    }.Validate(layerCount, source);
+}
+
 /// <summary>A run whose every parameter has been checked; built only by <see cref="Validate"/>.</summary>
 public sealed record ValidatedRun(
-    CaptureSettings Settings,
+    ModelRequest Model,
+    CaptureRequest Capture,
+    OutputFormats Formats,
     SelectionLimits Limits,
     string Scores,
     string Responses,
@@ -51,17 +84,10 @@ public sealed record ValidatedRun(
     string? Postgres,
     bool LocalWorker,
     FailurePolicy OnFailure,
-    BosPolicy? BosOverride = null,
     DeviceRequest? Devices = null)
 {
-    /// <summary>The devices the local worker uses (--device as given: a kind or a list).</summary>
-    public DeviceRequest LocalDevices => Devices ?? DeviceRequest.Of(Settings.Device);
-
-    /// <summary>
-    /// The run for a model of <paramref name="family"/>: the BOS policy is --prepend-bos / --no-prepend-bos when
-    /// given, else the family's TransformerLens default. Called once the model's config is read.
-    /// </summary>
-    public ValidatedRun ForFamily(ModelFamily family) => this with { Settings = Settings with { BosPolicy = BosOverride ?? family.DefaultBosPolicy() } };
+    /// <summary>The local worker's devices: --device's list when one was given, else the resolved kind.</summary>
+    public DeviceRequest LocalDevices(ComputeDevice resolved) => Devices is { Entries.Count: > 0 } list ? list : DeviceRequest.Of(resolved);
 
     /// <summary>Whether this process runs a worker of its own (always without a broker).</summary>
     public bool RunsLocalWorker => Broker is null || LocalWorker;
@@ -69,9 +95,10 @@ public sealed record ValidatedRun(
     /// <summary>One validation step for every parameter, shared by embedded and distributed runs.</summary>
     public static ValidatedRun Validate(RunOptions options)
     {
-        var layers = ParseLayers(options.Layers);
+        var hooks = HookSelection.Parse(options.Hooks, options.Layers);
+        var formats = OutputFormatNames.Parse(options.Format);
         var pooling = OptionNames.ParsePooling(options.Pooling);
-        var device = DeviceRequest.Parse(options.Device);
+        var devices = DeviceRequest.Parse(options.Device);
         var dtype = OptionNames.ParseDtype(options.Dtype);
         if (options.MaxFaithful < 0)
         {
@@ -81,11 +108,6 @@ public sealed record ValidatedRun(
         {
             throw new InvalidInputException("--max-unfaithful", $"must not be negative (got {options.MaxUnfaithful})");
         }
-        if (options.PrependBos && options.NoPrependBos)
-        {
-            throw new InvalidInputException("--prepend-bos", "--prepend-bos and --no-prepend-bos contradict each other: give one");
-        }
-        BosPolicy? bosOverride = options.PrependBos ? BosPolicy.Bos : options.NoPrependBos ? BosPolicy.NoBos : null;
         if (options.BatchSize is < 1)
         {
             throw new InvalidInputException("--batch-size", "must be at least 1");
@@ -96,21 +118,22 @@ public sealed record ValidatedRun(
             "drop" => FailurePolicy.Drop,
             _ => throw new InvalidInputException("--on-failure", $"unknown policy '{options.OnFailure}': use fail or drop"),
         };
-        var settings = new CaptureSettings
+        if (string.IsNullOrWhiteSpace(options.Model))
         {
-            Model = options.Model,
-            Revision = options.Revision,
-            Layers = layers,
-            Pooling = pooling,
-            BosPolicy = bosOverride ?? BosPolicy.NoBos, // provisional until ForFamily
-            Device = device.Kind,
-            Dtype = dtype,
-            MaxTokens = options.MaxTokens,
-        }.Validate();
+            throw new InvalidInputException("--model", "no model was given");
+        }
+        if (options.PrependBos && options.NoPrependBos)
+        {
+            throw new InvalidInputException("--prepend-bos", "--prepend-bos and --no-prepend-bos contradict each other: give one");
+        }
+        BosPolicy? bos = options.PrependBos ? BosPolicy.Bos : options.NoPrependBos ? BosPolicy.NoBos : null;
+        var capture = new CaptureRequest(hooks, pooling, bos, options.MaxTokens, devices.Kind, dtype);
         var rabbitmq = options.RabbitMq ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable);
         var postgres = options.Postgres ?? Environment.GetEnvironmentVariable(ConnectionStrings.PostgresEnvironmentVariable);
         return new ValidatedRun(
-            settings,
+            new ModelRequest(options.Model, options.Revision),
+            capture,
+            formats,
             new SelectionLimits { MaxFaithful = options.MaxFaithful, MaxUnfaithful = options.MaxUnfaithful, Variant = options.Variant },
             options.Scores,
             options.Responses,
@@ -120,25 +143,6 @@ public sealed record ValidatedRun(
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
             onFailure,
-            bosOverride,
-            device);
-    }
-
-    static int[] ParseLayers(string text)
-    {
-        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0)
-        {
-            throw new InvalidInputException("--layers", "no layers were asked for");
-        }
-        var layers = new int[parts.Length];
-        for (var i = 0; i < parts.Length; i++)
-        {
-            if (!int.TryParse(parts[i], out layers[i]))
-            {
-                throw new InvalidInputException("--layers", $"'{parts[i]}' is not a layer number");
-            }
-        }
-        return layers;
+            devices);
     }
 }

@@ -36,13 +36,17 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
 
     public static string NameOf(Device device) => device.type == DeviceType.CUDA ? $"cuda:{Math.Max(device.index, 0)}" : "cpu";
 
-    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger) => Resolve(DeviceRequest.Of(device), dtype, logger);
+    /// <param name="onThisMachine">false where the job runs on other machines' workers (a coordinator without a local
+    /// worker): --device cuda is then taken as asked, without a GPU here</param>
+    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
+        => Resolve(DeviceRequest.Of(device), dtype, logger, onThisMachine);
 
-    public static ComputeTarget Resolve(DeviceRequest request, ComputeDtype dtype, ILogger logger)
+    /// <summary>As above, for a device list (--device cuda:0,cuda:1): every listed device must exist here.</summary>
+    public static ComputeTarget Resolve(DeviceRequest request, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
     {
         var cuda = request.Kind switch
         {
-            ComputeDevice.Cuda when !torch.cuda.is_available() => throw new InvalidInputException("--device", $"{(request.Entries.Count > 0 ? request.ToString() : "CUDA")} was asked for, but no CUDA device is available"),
+            ComputeDevice.Cuda when onThisMachine && !torch.cuda.is_available() => throw new InvalidInputException("--device", $"{(request.Entries.Count > 0 ? request.ToString() : "CUDA")} was asked for, but no CUDA device is available"),
             ComputeDevice.Cuda => true,
             ComputeDevice.Cpu => false,
             _ => torch.cuda.is_available(),
@@ -60,7 +64,7 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
             logger.LogWarning("fp16 was asked for on the CPU, where it is very slow: computing in float32 instead");
             resolved = ScalarType.Float32;
         }
-        if (request.Entries.Count == 0)
+        if (request.Entries.Count == 0 || !onThisMachine)
         {
             return new ComputeTarget(cuda ? torch.CUDA : torch.CPU, resolved);
         }

@@ -152,6 +152,13 @@ public sealed class DecoderModel : IDecoderModel
         return null;
     }
 
+    /// <summary>
+    /// Runs every loaded layer (or up to <paramref name="stopAfterLayer"/>); after layer L, <paramref name="onLayerOutput"/>
+    /// gets (L, blocks.L.hook_resid_post [batch, seq, hidden]), valid only during the call.
+    /// </summary>
+    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null)
+        => Forward(inputIds, keyValid, HookSink.LayerOutputs(onLayerOutput, Math.Min(stopAfterLayer ?? layers.Count - 1, layers.Count - 1)), computeLogits);
+
     public void Dispose()
     {
         embedding.Dispose();

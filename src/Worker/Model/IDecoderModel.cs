@@ -31,6 +31,5 @@ public interface IDecoderModel : IDisposable
     /// Runs every loaded layer (or up to <paramref name="stopAfterLayer"/>); after layer L, <paramref name="onLayerOutput"/>
     /// gets (L, blocks.L.hook_resid_post [batch, seq, hidden]), valid only during the call.
     /// </summary>
-    Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null)
-        => Forward(inputIds, keyValid, HookSink.LayerOutputs(onLayerOutput, Math.Min(stopAfterLayer ?? LayerCount - 1, LayerCount - 1)), computeLogits);
+    Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null);
 }
