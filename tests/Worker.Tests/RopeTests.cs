@@ -141,6 +141,14 @@ public class RopeTests
     }
 
     [Fact]
+    public void Sliding_window_attention_is_refused_not_ignored()
+    {
+        using var folder = new Fixtures.TempFolder();
+        var path = WriteConfig(folder, c => c["use_sliding_window"] = true);
+        Assert.Equal($"{path}: field 'use_sliding_window': sliding-window attention is not supported", Assert.Throws<InvalidInputException>(() => DecoderConfig.Load(path)).Message);
+    }
+
+    [Fact]
     public void An_unsupported_architecture_is_refused_with_the_supported_list()
     {
         using var folder = new Fixtures.TempFolder();

@@ -130,6 +130,11 @@ public sealed record DecoderConfig
             {
                 throw new InvalidInputException(path, $"unsupported activation '{act.GetString()}': {family.ArchitectureOf()} uses silu", field: "hidden_act");
             }
+            if (OptionalBool(root, "use_sliding_window", path) == true)
+            {
+                // HF's Qwen2/Qwen3 then mask keys beyond sliding_window in the upper layers; this engine attends to all.
+                throw new InvalidInputException(path, "sliding-window attention is not supported", field: "use_sliding_window");
+            }
             // transformers 5 writes rope_parameters (rope_type and rope_theta together) instead of rope_scaling.
             var ropeField = root.TryGetProperty("rope_parameters", out var parameters) && parameters.ValueKind == JsonValueKind.Object ? "rope_parameters" : "rope_scaling";
             var ropeTheta = OptionalDouble(root, "rope_theta", path)
