@@ -166,7 +166,12 @@ static class EngineBenchmark
         ProcessMemory.ResetPeak();
         var baseline = ProcessMemory.ResidentBytes();
         var weights = new RandomWeightSource(dtype, CPU);
-        var settings = new CaptureSpec { Hooks = layers.Select(HookPoint.ResidPost).ToList(), Device = ComputeDevice.Cpu, Dtype = dtype == ScalarType.BFloat16 ? ComputeDtype.BFloat16 : ComputeDtype.Float32 };
+        var settings = new CaptureSpec
+        {
+            Hooks = [.. layers.Select(HookPoint.ResidPost)],
+            Device = ComputeDevice.Cpu,
+            Dtype = dtype == ScalarType.BFloat16 ? ComputeDtype.BFloat16 : ComputeDtype.Float32,
+        };
         var model = DecoderModel.Build(config, weights, layers.Max() + 1);
         // The engine owns the model; the tokenizer stays ours.
         using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, NullLogger.Instance, ownsTokenizer: false);

@@ -51,8 +51,8 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         var folder = ModelFolder.Open(await locator.ResolveAsync(run.Model.Id, run.Model.Revision, cancellation));
         // The device kind and dtype are resolved here, once: they are part of the job's key, so a resumed job never
         // mixes dtypes, and a worker on another kind of device refuses the job rather than answer it differently.
-        var target = ComputeTarget.Resolve(run.Devices ?? DeviceRequest.Of(run.Capture.Device), run.Capture.Dtype, logger, onThisMachine: run.RunsLocalWorker);
-        var spec = run.Capture.SpecFor(folder.Config.NumHiddenLayers, folder.Path, target.Kind, target.ComputeDtype, folder.Config.Family);
+        var (deviceKind, dtype) = ComputeTarget.ResolveKind(run.Capture.Device, run.Capture.Dtype, logger, onThisMachine: run.RunsLocalWorker);
+        var spec = run.Capture.SpecFor(folder.Config.NumHiddenLayers, folder.Path, deviceKind, dtype, folder.Config.Family);
         var fingerprint = ModelFingerprint.Compute(folder);
         ActivationFileWriter.CheckWritable(run.Out);
 

@@ -16,6 +16,8 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
 
     public string DeviceName => string.Join(",", Devices.Select(NameOf));
 
+    public static string NameOf(Device device) => device.type == DeviceType.CUDA ? $"cuda:{Math.Max(device.index, 0)}" : "cpu";
+
     /// <summary>The device kind, as a resolved capture spec names it.</summary>
     public ComputeDevice Kind => Device.type == DeviceType.CUDA ? ComputeDevice.Cuda : ComputeDevice.Cpu;
 
@@ -34,46 +36,58 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         _ => "float32",
     };
 
-    public static string NameOf(Device device) => device.type == DeviceType.CUDA ? $"cuda:{Math.Max(device.index, 0)}" : "cpu";
+    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger) => Resolve(DeviceRequest.Of(device), dtype, logger);
 
+    /// <summary>The target for --device as given (a kind, or a list such as cuda:0,cuda:1: every listed device must exist here).</summary>
+    public static ComputeTarget Resolve(DeviceRequest request, ComputeDtype dtype, ILogger logger)
+    {
+        if (request.Kind == ComputeDevice.Cuda && request.Entries.Count > 0 && !torch.cuda.is_available())
+        {
+            throw new InvalidInputException("--device", $"{request} was asked for, but no CUDA device is available");
+        }
+        var (kind, resolved) = ResolveKind(request.Kind, dtype, logger);
+        var scalar = resolved switch
+        {
+            ComputeDtype.BFloat16 => ScalarType.BFloat16,
+            ComputeDtype.Float16 => ScalarType.Float16,
+            _ => ScalarType.Float32,
+        };
+        if (request.Entries.Count == 0)
+        {
+            return new ComputeTarget(kind == ComputeDevice.Cuda ? torch.CUDA : torch.CPU, scalar);
+        }
+        var devices = request.Entries.Select(e => new Device(e)).ToArray();
+        var count = kind == ComputeDevice.Cuda ? torch.cuda.device_count() : 0;
+        foreach (var d in devices.Where(d => d.type == DeviceType.CUDA && d.index >= count))
+        {
+            throw new InvalidInputException("--device", $"{NameOf(d)} was asked for, but this machine has {count} CUDA device(s)");
+        }
+        return new ComputeTarget(devices[0], scalar) { Devices = devices };
+    }
+
+    /// <summary>The device kind and dtype a job computes in (what its capture spec records), without touching a device.</summary>
     /// <param name="onThisMachine">false where the job runs on other machines' workers (a coordinator without a local
     /// worker): --device cuda is then taken as asked, without a GPU here</param>
-    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
-        => Resolve(DeviceRequest.Of(device), dtype, logger, onThisMachine);
-
-    /// <summary>As above, for a device list (--device cuda:0,cuda:1): every listed device must exist here.</summary>
-    public static ComputeTarget Resolve(DeviceRequest request, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
+    public static (ComputeDevice Kind, ComputeDtype Dtype) ResolveKind(ComputeDevice device, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
     {
-        var cuda = request.Kind switch
+        var cuda = device switch
         {
-            ComputeDevice.Cuda when onThisMachine && !torch.cuda.is_available() => throw new InvalidInputException("--device", $"{(request.Entries.Count > 0 ? request.ToString() : "CUDA")} was asked for, but no CUDA device is available"),
+            ComputeDevice.Cuda when onThisMachine && !torch.cuda.is_available() => throw new InvalidInputException("--device", "CUDA was asked for, but no CUDA device is available"),
             ComputeDevice.Cuda => true,
             ComputeDevice.Cpu => false,
             _ => torch.cuda.is_available(),
         };
         var resolved = dtype switch
         {
-            ComputeDtype.Float32 => ScalarType.Float32,
-            ComputeDtype.BFloat16 => ScalarType.BFloat16,
-            ComputeDtype.Float16 => ScalarType.Float16,
-            _ => cuda ? ScalarType.Float16 : ScalarType.Float32,
+            ComputeDtype.Float32 or ComputeDtype.BFloat16 or ComputeDtype.Float16 => dtype,
+            _ => cuda ? ComputeDtype.Float16 : ComputeDtype.Float32,
         };
-        if (!cuda && resolved == ScalarType.Float16)
+        if (!cuda && resolved == ComputeDtype.Float16)
         {
             // fp16 matmuls on the CPU are two orders of magnitude slower than bf16 or float32.
             logger.LogWarning("fp16 was asked for on the CPU, where it is very slow: computing in float32 instead");
-            resolved = ScalarType.Float32;
+            resolved = ComputeDtype.Float32;
         }
-        if (request.Entries.Count == 0 || !onThisMachine)
-        {
-            return new ComputeTarget(cuda ? torch.CUDA : torch.CPU, resolved);
-        }
-        var devices = request.Entries.Select(e => new Device(e)).ToArray();
-        var count = cuda ? torch.cuda.device_count() : 0;
-        foreach (var d in devices.Where(d => d.type == DeviceType.CUDA && d.index >= count))
-        {
-            throw new InvalidInputException("--device", $"{NameOf(d)} was asked for, but this machine has {count} CUDA device(s)");
-        }
-        return new ComputeTarget(devices[0], resolved) { Devices = devices };
+        return (cuda ? ComputeDevice.Cuda : ComputeDevice.Cpu, resolved);
     }
 }

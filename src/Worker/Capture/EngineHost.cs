@@ -41,7 +41,7 @@ public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogge
     public CaptureSpec Check(CaptureSpec spec)
     {
         spec.Validate(folder.Config.NumHiddenLayers, folder.Path);
-        var kind = ComputeTarget.Resolve(devices, ComputeDtype.Float32, logger).Kind;
+        var kind = ComputeTarget.ResolveKind(devices.Kind, ComputeDtype.Float32, logger).Kind;
         if (spec.Device != ComputeDevice.Auto && spec.Device != kind)
         {
             throw new InvalidInputException("--device", $"the job computes on {OptionNames.Of(spec.Device)}, this worker on {OptionNames.Of(kind)}: run the coordinator with --device {OptionNames.Of(kind)} for this worker");
@@ -77,8 +77,8 @@ public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogge
 
     ActivationEngine EnsureEngine(CaptureSpec spec)
     {
-        var dtype = ComputeTarget.Resolve(devices, spec.Dtype, logger).Dtype;
-        if (engine is not null && engine.LayerCount >= spec.LayersNeeded && engine.Target.Dtype == dtype)
+        var dtype = ComputeTarget.ResolveKind(spec.Device, spec.Dtype, logger).Dtype;
+        if (engine is not null && engine.LayerCount >= spec.LayersNeeded && engine.Target.ComputeDtype == dtype)
         {
             return engine;
         }
