@@ -247,9 +247,8 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         {
             if (pairOf.TryGetValue(vector.QuestionIndex, out var pairId))
             {
-                var hook = HookPoint.TryParse(vector.Hook, out var parsed) ? parsed
-                    : throw new ContractViolationException(ContractCheck.RequestedHook, HookPoint.Embed, $"a result holds '{vector.Hook}', which is not a hook name");
-                vectors.Add(pairId, hook, MemoryMarshal.Cast<byte, float>(vector.Values).ToArray());
+                // Names were checked as the messages were read (HookPoint's JSON converter).
+                vectors.Add(pairId, HookPoint.Parse(vector.Hook), MemoryMarshal.Cast<byte, float>(vector.Values).ToArray());
             }
         }
         var tokenCounts = kept.ToDictionary(q => q.PairId, q => results[q.QuestionIndex].TokenCount);

@@ -11,6 +11,12 @@ namespace Activations.Worker.Capture;
 /// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
 public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogger<EngineHost> logger, string? fingerprint = null) : IDisposable
 {
+    /// <summary>A host on one device kind (auto, cpu, cuda).</summary>
+    public EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null)
+        : this(folder, DeviceRequest.Of(device), logger, fingerprint)
+    {
+    }
+
     readonly Lock gate = new();
     ActivationEngine? engine;
 
