@@ -81,8 +81,8 @@ public sealed class ActivationEngine : IDisposable
             var clock = Stopwatch.StartNew();
             var model = DecoderModel.Build(folder.Config, weights, layerCount, onLayerLoaded: i =>
                 logger.LogDebug("Loaded layer {Layer} of {LayerCount}", i + 1, layerCount), placement: placement);
-            logger.LogInformation("Loaded {Architecture}: {LayerCount} of {TotalLayers} layers from {Folder} in {Seconds:F1} s: {Megabytes:F0} MB of {Dtype} weights on {Placement}",
-                folder.Config.Family.ArchitectureOf(), layerCount, folder.Config.NumHiddenLayers, folder.Path, clock.Elapsed.TotalSeconds, weights.BytesLoaded / 1e6, target.DtypeName, placement);
+            logger.LogInformation("Loaded {LayerCount} of {TotalLayers} layers of {Architecture} from {Folder} in {Seconds:F1} s: {Megabytes:F0} MB of {Dtype} weights on {Placement}",
+                layerCount, folder.Config.NumHiddenLayers, folder.Config.Family.ArchitectureOf(), folder.Path, clock.Elapsed.TotalSeconds, weights.BytesLoaded / 1e6, target.DtypeName, placement);
             return new ActivationEngine(model, tokenizer, target, weights.BytesLoaded, logger, ownsTokenizer: true);
         }
         catch
