@@ -1,6 +1,7 @@
 using Activations.Contracts;
 using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Inputs;
+using Activations.Worker.Loading;
 using Activations.ServiceDefaults;
 using Activations.Worker.Model;
 
@@ -43,9 +44,6 @@ public sealed record RunOptions
     public bool LocalWorker { get; init; }
     public string OnFailure { get; init; } = "fail";
 }
-
-/// <summary>The model a run asks for: a local folder or a Hub id, and a Hub revision.</summary>
-public sealed record ModelRequest(string Id, string? Revision);
 
 /// <summary>
 /// What the capture asks for before the model is known: the hooks as read from --hooks/--layers, and the options that

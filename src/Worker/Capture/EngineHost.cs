@@ -9,7 +9,7 @@ namespace Activations.Worker.Capture;
 /// reloaded only when a job needs a deeper layer or another dtype. One forward pass at a time.
 /// </summary>
 /// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
-public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogger<EngineHost> logger, string? fingerprint = null) : IDisposable
+public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogger<EngineHost> logger, string? fingerprint = null) : IEngineHost, IDisposable
 {
     /// <summary>A host on one device kind (auto, cpu, cuda).</summary>
     public EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null)
@@ -31,14 +31,6 @@ public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogge
     public long ForwardPasses { get; private set; }
 
     public ComputeTarget? Target => engine?.Target;
-
-    /// <summary>
-    /// Test hook for the fault tests (never set in production): a batch holding a question that contains this text
-    /// throws, as a worker bug or a bad input that crashes the engine would.
-    /// </summary>
-    public const string PoisonTextVariable = "ACTIVATIONS_TEST_POISON_TEXT";
-
-    readonly string? poison = Environment.GetEnvironmentVariable(PoisonTextVariable) is { Length: > 0 } text ? text : null;
 
     /// <summary>
     /// The checks a job's spec must pass before this host touches its model: <see cref="CaptureSpec.Validate"/> against
@@ -69,10 +61,6 @@ public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogge
         var checkedSpec = Check(spec);
         lock (gate)
         {
-            if (poison is not null && questions.FirstOrDefault(q => q.Contains(poison, StringComparison.Ordinal)) is { } poisoned)
-            {
-                throw new InvalidOperationException($"the engine failed on a question containing '{poison}' ({PoisonTextVariable} is set)");
-            }
             var current = EnsureEngine(checkedSpec);
             var before = current.ForwardPasses;
             var result = current.Capture(questions, checkedSpec, batchSize);
