@@ -42,8 +42,9 @@ public static class CoordinatorCommands
         var maxUnfaithful = new Option<int>("--max-unfaithful") { Description = "Use at most this many unfaithful pairs (the first in CSV order)", DefaultValueFactory = _ => 20 };
         var variant = new Option<string>("--variant") { Description = "Which question of each pair to run: q1 or q2", DefaultValueFactory = _ => "q1" };
         var pooling = new Option<string>("--pooling") { Description = "mean (over all tokens), last (the last token) or mean-no-bos (mean without a leading BOS)", DefaultValueFactory = _ => "mean" };
-        var prependBos = new Option<bool>("--prepend-bos") { Description = "Put the tokenizer's BOS token once in front of each question (default off, as TransformerLens does for Qwen2)" };
-        var device = new Option<string>("--device") { Description = "auto (CUDA when present, else the CPU), cpu or cuda", DefaultValueFactory = _ => "auto" };
+        var prependBos = new Option<bool>("--prepend-bos") { Description = "Put the tokenizer's BOS token once in front of each question (default: the family's TransformerLens default: off for Qwen2, on for Llama and Qwen3)" };
+        var noPrependBos = new Option<bool>("--no-prepend-bos") { Description = "No BOS in front of the questions, whatever the family's default" };
+        var device = new Option<string>("--device") { Description = "auto (CUDA when present, else the CPU), cpu, cuda, cuda:N, or a list (cuda:0,cuda:1) to split the local worker's model over several GPUs", DefaultValueFactory = _ => "auto" };
         var dtype = new Option<string>("--dtype") { Description = "auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; fp16 on the CPU computes in float32", DefaultValueFactory = _ => "auto" };
         var batchSize = new Option<int?>("--batch-size") { Description = "Most questions per forward pass (default: the worker's choice, 32)" };
         var maxTokens = new Option<int?>("--max-tokens") { Description = "Refuse questions longer than this many tokens (default: the model's context length)" };
@@ -55,7 +56,7 @@ public static class CoordinatorCommands
         var localWorker = new Option<bool>("--local-worker") { Description = "With --rabbitmq: also run a worker in this process" };
         var command = new Command("run", "Run (or resume) a capture job. Without --rabbitmq everything runs in this process.")
         {
-            scores, responses, model, output, revision, layers, hooks, format, maxFaithful, maxUnfaithful, variant, pooling, prependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker,
+            scores, responses, model, output, revision, layers, hooks, format, maxFaithful, maxUnfaithful, variant, pooling, prependBos, noPrependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker,
         };
         command.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         {
@@ -74,6 +75,7 @@ public static class CoordinatorCommands
                 Variant = parse.GetValue(variant)!,
                 Pooling = parse.GetValue(pooling)!,
                 PrependBos = parse.GetValue(prependBos),
+                NoPrependBos = parse.GetValue(noPrependBos),
                 Device = parse.GetValue(device)!,
                 Dtype = parse.GetValue(dtype)!,
                 BatchSize = parse.GetValue(batchSize),
