@@ -1,11 +1,9 @@
 using System.CommandLine;
 using Activations.Contracts;
-using Activations.Worker.Capture;
-using Activations.Worker.Loading;
-using Activations.Worker.Loading.Hub;
-using Activations.Worker.Messaging;
+using Activations.GpuWorker;
 using Activations.ServiceDefaults;
-using MassTransit;
+using Activations.Worker.Loading;
+using Activations.Worker.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -13,24 +11,24 @@ using Microsoft.Extensions.Logging;
 var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"RabbitMQ address, amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable})" };
 var model = new Option<string>("--model") { Description = "A local Hugging Face model folder, or a Hub id (org/name)", Required = true };
 var revision = new Option<string?>("--revision") { Description = "Hub revision: branch, tag or commit (default: main)" };
-var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu or cuda", DefaultValueFactory = _ => "auto" };
+var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu, cuda, cuda:N, or a list (cuda:0,cuda:1) to split one model's layers over several GPUs", DefaultValueFactory = _ => "auto" };
 var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at start: auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; a job asking for another reloads", DefaultValueFactory = _ => "auto" };
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
 var livenessTimeout = new Option<int>("--liveness-timeout") { Description = "Liveness (/health/live) fails when questions are in hand and no batch has progressed for this many seconds", DefaultValueFactory = _ => 600 };
-var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes)" };
+var rabbitmqCaFile = new Option<string?>("--rabbitmq-ca-file") { Description = $"With amqps://: trust only the CA certificates in this PEM file (or {RabbitMqEndpoint.CaFileEnvironmentVariable}); the chain and the host name are always verified" };
+var connectTimeout = new Option<string?>("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
+var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes, and the seconds spent per span: capture batch, tokenize, forward, reply)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
-    rabbitmq, model, revision, device, dtype, batchSize, name, healthPort, statsFile, livenessTimeout,
+    rabbitmq, rabbitmqCaFile, connectTimeout, model, revision, device, dtype, batchSize, name, healthPort, statsFile, livenessTimeout,
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
-    var address = parse.GetValue(rabbitmq) ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable)
+    // Everything the user gave is checked here, once; the host gets typed values.
+    var broker = RabbitMqEndpoint.Resolve(parse.GetValue(rabbitmq), parse.GetValue(rabbitmqCaFile), parse.GetValue(connectTimeout))
         ?? throw new InvalidInputException("--rabbitmq", $"a worker needs a broker: give --rabbitmq or set {RabbitMqEndpoint.EnvironmentVariable}");
-    var broker = RabbitMqEndpoint.Parse(address);
-    var computeDevice = OptionNames.ParseDevice(parse.GetValue(device)!);
-    var computeDtype = OptionNames.ParseDtype(parse.GetValue(dtype)!);
     if (parse.GetValue(batchSize) < 1)
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
@@ -39,50 +37,30 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     {
         throw new InvalidInputException("--liveness-timeout", "must be at least 1 second");
     }
-    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), StuckAfter = TimeSpan.FromSeconds(parse.GetValue(livenessTimeout)) };
+    using var spans = parse.GetValue(statsFile) is null ? null : new SpanTotals();
+    var settings = new GpuWorkerSettings(
+        broker,
+        new ModelRequest(parse.GetValue(model)!, parse.GetValue(revision)),
+        DeviceRequest.Parse(parse.GetValue(device)!),
+        OptionNames.ParseDtype(parse.GetValue(dtype)!),
+        parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment(),
+        new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), Spans = spans, StuckAfter = TimeSpan.FromSeconds(parse.GetValue(livenessTimeout)) });
+
     using var telemetry = ActivationsTelemetry.Start("activations-worker");
-    using var loggers = LoggerFactory.Create(l => ConsoleHost.ConfigureLogging(l));
-    var logger = loggers.CreateLogger("Activations.GpuWorker");
-
-    // Health first: liveness holds while the model downloads and loads; readiness waits for both.
-    EngineHost? engineHost = null;
-    IBusControl? bus = null;
-    var port = parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment();
-    await using var health = port is { } p
-        ? new HealthEndpoint(p, [new ReadinessCheck("model", () => engineHost?.IsLoaded == true), new ReadinessCheck("broker", () => bus?.CheckHealth().Status == BusHealthStatus.Healthy)], loggers.CreateLogger<HealthEndpoint>(),
-            [new LivenessCheck("progress", () => options.Progress.Check(options.StuckAfter))])
-        : null;
-    if (health is not null)
-    {
-        await health.StartAsync(cancellation);
-    }
-
-    using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
-    var folder = ModelFolder.Open(await locator.ResolveAsync(parse.GetValue(model)!, parse.GetValue(revision), cancellation));
-    engineHost = new EngineHost(folder, computeDevice, loggers.CreateLogger<EngineHost>());
-    logger.LogInformation("Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", options.Name, folder.Path, engineHost.Fingerprint, broker);
-
     var builder = Host.CreateApplicationBuilder();
     ConsoleHost.ConfigureLogging(builder.Logging);
-    builder.Services.AddSingleton(engineHost);
-    builder.Services.AddSingleton(options);
-    builder.Services.AddGracefulShutdown(options);
-    builder.Services.AddHostedService(sp => new ModelPreloadService(engineHost,
-        new CaptureSpec { Hooks = HookSelection.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).Select(HookPoint.ResidPost).ToList(), Device = computeDevice, Dtype = computeDtype },
-        sp.GetRequiredService<ILogger<ModelPreloadService>>()));
-    builder.Services.AddMassTransit(x =>
-    {
-        x.AddCaptureWorker();
-        x.UsingRabbitMq((context, rabbit) =>
-        {
-            broker.Configure(rabbit);
-            rabbit.ConfigureEndpoints(context);
-        });
-    });
-    using var app = builder.Build();
-    bus = app.Services.GetRequiredService<IBusControl>();
-    await app.RunAsync(cancellation);
-    engineHost.Dispose();
+    builder.Services.AddGpuWorker(settings);
+    using var host = builder.Build();
+    // A broker that refuses our certificate check or credentials, or is not there, ends the worker before the model
+    // downloads: one line, exit 69, within the connect timeout.
+    await broker.EnsureReachableAsync(cancellation);
+    // The model first (a download on a first start), so that a bad --model is one line and exit 2 before anything
+    // starts; building the bus then finds it resolved.
+    var resolved = await host.Services.GetRequiredService<ModelResolver>().ResolveAsync(cancellation);
+    host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Activations.GpuWorker").LogInformation(
+        "Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", settings.Worker.Name, resolved.Folder.Path, resolved.Fingerprint, settings.Broker);
+    await host.StartBoundedAsync(broker, cancellation);
+    await host.WaitForShutdownAsync(cancellation);
     return 0;
 }));
 // SIGTERM is the host's to handle (it stops taking messages and finishes the batches in hand within

@@ -10,6 +10,9 @@ public static class ConsoleHost
     /// <summary>Exit code for input the user must fix.</summary>
     public const int BadInputExitCode = 2;
 
+    /// <summary>Exit code for a broker or database that could not be reached or refused us (EX_UNAVAILABLE).</summary>
+    public const int UnreachableExitCode = 69;
+
     public static void ConfigureLogging(ILoggingBuilder logging, LogLevel level = LogLevel.Information)
     {
         logging.ClearProviders();
@@ -22,6 +25,8 @@ public static class ConsoleHost
         logging.SetMinimumLevel(level);
         logging.AddFilter("MassTransit", LogLevel.Warning);
         logging.AddFilter("Microsoft", LogLevel.Warning);
+        // A failing health check is logged once, in one line, by HealthEndpoint; not with a stack trace per probe.
+        logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
     }
 
     /// <summary>Runs <paramref name="body"/>; bad input prints one line ("error: …") and exits with <see cref="BadInputExitCode"/>.</summary>
@@ -35,6 +40,11 @@ public static class ConsoleHost
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return BadInputExitCode;
+        }
+        catch (ServiceUnreachableException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return UnreachableExitCode;
         }
         catch (OperationCanceledException)
         {

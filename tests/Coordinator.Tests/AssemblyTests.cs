@@ -42,7 +42,7 @@ public sealed class AssemblyTests : IDisposable
     [Theory]
     [InlineData(ActivationDtype.Float32)]
     [InlineData(ActivationDtype.Float16)]
-    public void Round_trip_through_pybridge_keeps_rows_values_and_dtype(ActivationDtype dtype)
+    public void Round_trip_through_pybridge_and_torch_load_keeps_rows_values_and_dtype(ActivationDtype dtype)
     {
         var faithful = Ids("f", 12);
         var unfaithful = Ids("u", 10);
@@ -64,6 +64,13 @@ public sealed class AssemblyTests : IDisposable
                 using var expectedU = Expected(table, unfaithful, layer, dtype);
                 Assert.Equal(Values(expectedF), Values(f));
                 Assert.Equal(Values(expectedU), Values(u));
+                // The real reader: PyTorch's torch.load(weights_only=True).
+                var python = PythonReader.Read(Path.Combine(OutDir, ActivationFileWriter.FileNameFor(layer)));
+                Assert.Equal(dtype == ActivationDtype.Float16 ? "torch.float16" : "torch.float32", python.Tensors["faithful"].Dtype);
+                Assert.Equal([12, 24], python.Tensors["faithful"].Shape);
+                Assert.Equal([10, 24], python.Tensors["unfaithful"].Shape);
+                Assert.Equal(Values(expectedF), python.Tensors["faithful"].Values);
+                Assert.Equal(Values(expectedU), python.Tensors["unfaithful"].Values);
             }
         }
         Assert.DoesNotContain(Directory.GetFiles(OutDir), p => p.EndsWith(".tmp"));

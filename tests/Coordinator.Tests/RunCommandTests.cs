@@ -29,6 +29,9 @@ public class RunCommandTests
         Assert.Equal(30, manifest.PairIds.Faithful.Count);
         Assert.Equal(15, manifest.PairIds.Unfaithful.Count);
         Assert.Equal("float32", manifest.Dtype);
+        var layer12 = PythonReader.Read(Path.Combine(output, "layer_12_activations.pt"));
+        Assert.Equal([30, 48], layer12.Tensors["faithful"].Shape);
+        Assert.Equal([15, 48], layer12.Tensors["unfaithful"].Shape);
 
         var before = File.GetLastWriteTimeUtc(Path.Combine(output, "layer_6_activations.pt"));
         var again = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output));

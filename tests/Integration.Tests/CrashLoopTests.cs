@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Tests;
+using Activations.TestHooks;
 using Xunit.Abstractions;
 
 namespace Activations.Integration.Tests;
@@ -15,9 +16,7 @@ public class CrashLoopTests(ITestOutputHelper log)
 {
     static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(3);
 
-    static string TestWorker => Path.Combine(AppContext.BaseDirectory, "Activations.TestWorker.dll");
-
-    /// <summary>Restarts the test worker whenever it dies, as compose's restart policy or a Deployment would; counts its deaths.</summary>
+    /// <summary>Restarts the worker (with the test hook that kills it, tests/TestHooks) whenever it dies, as compose's restart policy or a Deployment would; counts its deaths.</summary>
     sealed class Supervisor : IAsyncDisposable
     {
         readonly CancellationTokenSource stop = new();
@@ -29,8 +28,11 @@ public class CrashLoopTests(ITestOutputHelper log)
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    using var process = CliProcess.Start(TestWorker, ["--rabbitmq", servers.RabbitMq, "--model", Faults.Model, "--name", "crashing", "--batch-size", "8"],
-                        new Dictionary<string, string?> { ["ACTIVATIONS_TEST_DIE_ON"] = dieOn });
+                    using var process = CliProcess.Start(CliProcess.Worker, Faults.Worker(servers, "crashing"), new Dictionary<string, string?>
+                    {
+                        ["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, "Activations.TestHooks.dll"),
+                        [DyingEngineHost.TextVariable] = dieOn,
+                    });
                     try
                     {
                         await process.WaitAsync(Timeout.InfiniteTimeSpan).WaitAsync(stop.Token);
@@ -40,7 +42,7 @@ public class CrashLoopTests(ITestOutputHelper log)
                         process.Kill();
                         return;
                     }
-                    if (process.Error.Contains("test worker: dying on question"))
+                    if (process.Error.Contains(DyingEngineHost.DyingLine))
                     {
                         Interlocked.Increment(ref deaths);
                     }

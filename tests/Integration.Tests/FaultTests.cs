@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 using Activations.Contracts;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Tests;
-using Activations.Worker.Capture;
+using Activations.TestHooks;
 using Activations.Worker.Loading;
 using Xunit.Abstractions;
 
@@ -183,7 +183,7 @@ public class FaultTests(ITestOutputHelper log)
         try
         {
             // A worker's duplicate with other values, while the job runs: the first result recorded stays.
-            await bus.Publish(Forged(jobId, index, pairId, hidden, 42f));
+            await bus.Publish(new QuestionsAnswered { Results = [Forged(jobId, index, pairId, hidden, 42f)], Failures = [] });
             Assert.True(await Faults.ExitAsync(servers, coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
             Assert.Equal(original, await VectorsOfAsync(servers, index));
             await AssertCompleteAsync(servers, output, expected, clock);
@@ -191,7 +191,7 @@ public class FaultTests(ITestOutputHelper log)
             var files = Directory.GetFiles(output).ToDictionary(f => f, File.ReadAllBytes);
 
             // A late result for the completed job, consumed by the next job's coordinator (same results queue): ignored.
-            await bus.Publish(Forged(jobId, index, pairId, hidden, -7f));
+            await bus.Publish(new QuestionsAnswered { Results = [Forged(jobId, index, pairId, hidden, -7f)], Failures = [] });
             var other = Path.Combine(temp.Path, "other");
             var small = Job.Distributed(other, servers);
             small[Array.IndexOf(small, "--max-faithful") + 1] = "12";
@@ -244,7 +244,12 @@ public class FaultTests(ITestOutputHelper log)
             20 => "Which is larger: " + string.Join(" or ", Enumerable.Range(1, 80)) + "?",
             _ => text,
         });
-        var environment = new Dictionary<string, string?> { [EngineHost.PoisonTextVariable] = poison };
+        // The test hook (tests/TestHooks) decorates the engine of both executables through DI.
+        var environment = new Dictionary<string, string?>
+        {
+            ["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, "Activations.TestHooks.dll"),
+            [PoisonedEngineHost.TextVariable] = poison,
+        };
         var expected = await Faults.EmbeddedRunAsync(job, environment, "--max-tokens", "64", "--on-failure", "drop");
         await using var servers = await TestServers.IsolateAsync();
         var clock = Stopwatch.StartNew();

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
+using Activations.ServiceDefaults;
 using static TorchSharp.torch;
 
 namespace Activations.Coordinator.Assembly;

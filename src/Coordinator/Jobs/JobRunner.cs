@@ -9,12 +9,8 @@ using Activations.Coordinator.Messaging;
 using Activations.Coordinator.Store;
 using Activations.Worker.Capture;
 using Activations.Worker.Loading;
-using Activations.Worker.Loading.Hub;
-using Activations.Worker.Messaging;
 using Activations.ServiceDefaults;
 using MassTransit;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Activations.Coordinator.Jobs;
@@ -26,9 +22,11 @@ public sealed record JobOutcome(Guid JobId, bool Resumed, IReadOnlyList<string> 
 /// <summary>
 /// One run of the `run` command: inputs → job and questions in the store → one message per missing question →
 /// results recorded by the consumers → assembled, contract-checked, written. Resumable: the job's key finds a
-/// previous run's results, and only what has none is published again.
+/// previous run's results, and only what has none is published again. Its store, model and bus come from the
+/// coordinator's host (<see cref="CoordinatorHost"/>); the bus is started once the job is in the store.
 /// </summary>
-public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> configureLogging)
+/// <param name="bus">the bus, built on first use: with a local worker, building it needs the model resolved</param>
+public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobStore store, Func<IBusControl> bus)
 {
     const int SendChunk = 1000;
     readonly ILogger logger = loggers.CreateLogger("Activations.Coordinator");
@@ -49,18 +47,30 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         }
         // A selection that cannot meet the contract is refused now: no store, no forward pass, the folder untouched.
         ActivationContract.ValidateSelection(selection.Faithful.Count, selection.Unfaithful.Count);
-        using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
-        var folder = ModelFolder.Open(await locator.ResolveAsync(run.Model.Id, run.Model.Revision, cancellation));
+        var checking = ActivationsTelemetry.Source.StartActivity("check model");
+        var (folder, fingerprint) = await models.ResolveAsync(cancellation);
         // The device kind and dtype are resolved here, once: they are part of the job's key, so a resumed job never
         // mixes dtypes, and a worker on another kind of device refuses the job rather than answer it differently.
         var (deviceKind, dtype) = ComputeTarget.ResolveKind(run.Capture.Device, run.Capture.Dtype, logger, onThisMachine: run.RunsLocalWorker);
-        var spec = run.Capture.SpecFor(folder.Config.NumHiddenLayers, folder.Path, deviceKind, dtype);
-        var fingerprint = ModelFingerprint.Compute(folder);
+        var spec = run.Capture.SpecFor(folder.Config.NumHiddenLayers, folder.Path, deviceKind, dtype, folder.Config.Family);
         ActivationFileWriter.CheckWritable(run.Out);
+        checking?.Dispose();
 
-        var store = new JobStore(run.Postgres is null ? StoreConnection.EmbeddedIn(run.Out) : StoreConnection.Postgres(run.Postgres), loggers.CreateLogger<JobStore>());
         logger.LogInformation("Store: {Store}; broker: {Broker}", store.Connection, run.Broker?.ToString() ?? "in memory");
-        await store.MigrateAsync(cancellation);
+        // Both servers answer (and trust holds) before any work starts; each failure is one line, in bounded time.
+        if (run.Postgres is { } postgres)
+        {
+            await PostgresConnectCheck.EnsureReachableAsync(postgres, run.ConnectTimeout, cancellation);
+        }
+        if (run.Broker is { } broker)
+        {
+            await broker.EnsureReachableAsync(cancellation);
+        }
+        using (ActivationsTelemetry.Source.StartActivity("migrate store"))
+        {
+            await store.MigrateAsync(cancellation);
+        }
+        var storing = ActivationsTelemetry.Source.StartActivity("store questions");
         var questions = QuestionsOf(selection);
         var job = new JobRecord
         {
@@ -84,6 +94,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             Width = h.Width(folder.Config.HiddenSize, folder.Config.NumAttentionHeads * folder.Config.HeadDim),
         }).ToList();
         (job, var resumed) = await store.FindOrCreateJobAsync(job, hookWidths, questions, cancellation);
+        storing?.Dispose();
         if (resumed && !run.KeepFailures)
         {
             // The cause of a failure (a worker bug, a bad node) may be gone: a rerun asks those questions again.
@@ -139,40 +150,12 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
     /// <summary>Starts the bus (and the local worker), publishes what has no result yet, and waits until every question is in.</summary>
     async Task<(int Published, TimeSpan CaptureTime)> CaptureMissingAsync(ValidatedRun run, CaptureSpec spec, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
     {
-        var builder = Host.CreateApplicationBuilder();
-        configureLogging(builder.Logging);
-        builder.Services.AddSingleton(store);
-        builder.Services.AddSingleton<RejectedResults>();
-        if (run.RunsLocalWorker)
-        {
-            builder.Services.AddSingleton(sp => new EngineHost(folder, spec.Device, sp.GetRequiredService<ILogger<EngineHost>>(), fingerprint));
-            builder.Services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
-        }
-        // Start returns once the result consumers are receiving: a resumed run's backlog drain counts on it.
-        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
-        builder.Services.AddMassTransit(x =>
-        {
-            x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
-            x.AddConsumer<QuestionFailuresConsumer, QuestionFailuresConsumerDefinition>();
-            if (run.RunsLocalWorker)
-            {
-                x.AddCaptureWorker();
-            }
-            if (run.Broker is { } broker)
-            {
-                x.UsingRabbitMq((context, bus) =>
-                {
-                    broker.Configure(bus);
-                    bus.ConfigureEndpoints(context);
-                });
-            }
-            else
-            {
-                x.UsingInMemory((context, bus) => bus.ConfigureEndpoints(context));
-            }
-        });
-        using var app = builder.Build();
-        await app.StartAsync(cancellation);
+        var starting = ActivationsTelemetry.Source.StartActivity("start bus");
+        // Started once the job is in the store, and returns once the result consumers are receiving (a resumed
+        // run's backlog drain counts on it), or fails after the connect timeout.
+        var control = bus();
+        await control.StartBoundedAsync(run.Broker, cancellation);
+        starting?.Dispose();
         try
         {
             if (resumed)
@@ -185,7 +168,6 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             {
                 logger.LogInformation("{Finished} of {Total} questions already have a result; publishing the other {Missing}", progress.Finished, progress.Total, missing.Count);
             }
-            var bus = app.Services.GetRequiredService<IBus>();
             var queue = QueueNames.CaptureQuestions(fingerprint);
             await using var queueWatch = run.Broker is { } broker ? new QuestionQueueWatch(broker, logger) : null;
             Uri address;
@@ -200,10 +182,13 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             {
                 address = new Uri($"queue:{queue}");
             }
-            var endpoint = await bus.GetSendEndpoint(address);
+            var endpoint = await control.GetSendEndpoint(address);
             var publishing = Stopwatch.StartNew();
+            var publishSpan = ActivationsTelemetry.Source.StartActivity("publish");
+            var window = new PublishWindow(store, job.Id, progress.Finished);
             foreach (var chunk in missing.Chunk(SendChunk))
             {
+                await window.WaitForRoomAsync(chunk.Length, cancellation);
                 await endpoint.SendBatch(chunk.Select(q => new CaptureQuestion
                 {
                     JobId = job.Id,
@@ -215,21 +200,33 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
                     BatchSize = run.BatchSize,
                 }), cancellation);
             }
+            publishSpan?.Dispose();
             if (missing.Count > 0)
             {
                 logger.LogInformation("Published {Count} questions to {Queue} in {Seconds:F1} s", missing.Count, QueueNames.CaptureQuestions(fingerprint), publishing.Elapsed.TotalSeconds);
             }
             var reporter = new ProgressReporter(logger, progress.Finished, TimeSpan.FromSeconds(2));
-            var waiting = Stopwatch.StartNew();
-            var stall = new StallWatch(run.StallTimeout, waiting.Elapsed);
+            using var waiting = ActivationsTelemetry.Source.StartActivity("wait for results");
+            // The store's in-memory count of inserted rows says when every missing question may be in; only then, or
+            // every ProgressReadInterval for the log, is the database read (and it decides).
+            var confirmAt = store.RecordedHere + (progress.Total - progress.Finished);
+            var lastRead = Stopwatch.StartNew();
+            var waitClock = Stopwatch.StartNew();
+            var stall = new StallWatch(run.StallTimeout, waitClock.Elapsed);
             var nextQueueCheck = TimeSpan.Zero;
             QueueState? state = null;
             while (!progress.IsComplete)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellation);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
+                if (store.RecordedHere < confirmAt && lastRead.Elapsed < ProgressReadInterval)
+                {
+                    continue;
+                }
+                var recorded = store.RecordedHere;
                 progress = await store.ProgressAsync(job.Id, cancellation);
+                lastRead.Restart();
                 reporter.Report(progress);
-                var now = waiting.Elapsed;
+                var now = waitClock.Elapsed;
                 if (queueWatch is not null && now >= nextQueueCheck)
                 {
                     nextQueueCheck = now + QueueCheckInterval;
@@ -246,13 +243,15 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
                     throw new JobStalledException($"no result arrived for {stall.SinceProgress(now).TotalSeconds:F0} s (--stall-timeout); {progress.Finished} of {progress.Total} questions are done. "
                         + $"The questions are in {queue}: {seen}. {WhatToCheck(run, folder, fingerprint)} Run the same command again to resume.");
                 }
+                confirmAt = recorded + (progress.Total - progress.Finished);
             }
             reporter.Report(progress, force: true);
             return (missing.Count, publishing.Elapsed);
         }
         finally
         {
-            await app.StopAsync(CancellationToken.None);
+            using var stopping = ActivationsTelemetry.Source.StartActivity("stop bus");
+            await control.StopAsync(CancellationToken.None);
         }
     }
 
@@ -282,9 +281,42 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
 
     /// <summary>What an operator checks when no worker answers: the same model and revision, the same broker, a loaded model.</summary>
     static string WhatToCheck(ValidatedRun run, ModelFolder folder, string fingerprint) =>
-        $"This job runs model {run.Model.Id} at revision {run.Model.Revision ?? "(default branch)"} ({folder.Path}), fingerprint {fingerprint}. "
+        $"This job runs model {run.Model.Model} at revision {run.Model.Revision ?? "(default branch)"} ({folder.Path}), fingerprint {fingerprint}. "
         + "Check that workers run with the same --model and --revision (another revision is another model, with another queue), "
         + $"that they reach this broker ({run.Broker}), and that they are ready (their /health/ready; their log names the queue they consume).";
+
+    static readonly TimeSpan ProgressReadInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Flow control for the publish loop: at most <see cref="Limit"/> questions published and not yet answered, so
+    /// neither the broker's queue nor (embedded) the in-memory transport ever holds a whole sweep. Answered: what
+    /// this store has recorded since publishing began or, while that does not move (another coordinator may be
+    /// recording this job's results), what the database says.
+    /// </summary>
+    sealed class PublishWindow(JobStore store, Guid jobId, int finishedAtStart)
+    {
+        /// <summary>Several seconds of work for a box of GPUs, and a bounded amount of memory.</summary>
+        public const int Limit = 30_000;
+
+        readonly long recordedAtStart = store.RecordedHere;
+        long published;
+        long answered;
+
+        public async Task WaitForRoomAsync(int next, CancellationToken cancellation)
+        {
+            var stalled = Stopwatch.StartNew();
+            while (published + next - Math.Max(answered, store.RecordedHere - recordedAtStart) > Limit)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
+                if (stalled.Elapsed >= ProgressReadInterval)
+                {
+                    answered = Math.Max(answered, (await store.ProgressAsync(jobId, cancellation)).Finished - finishedAtStart);
+                    stalled.Restart();
+                }
+            }
+            published += next;
+        }
+    }
 
     static readonly TimeSpan BacklogQuiet = TimeSpan.FromSeconds(2);
     static readonly TimeSpan BacklogLimit = TimeSpan.FromSeconds(30);
@@ -312,9 +344,8 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         {
             if (pairOf.TryGetValue(vector.QuestionIndex, out var pairId))
             {
-                var hook = HookPoint.TryParse(vector.Hook, out var parsed) ? parsed
-                    : throw new ContractViolationException(ContractCheck.RequestedHook, HookPoint.Embed, $"a result holds '{vector.Hook}', which is not a hook name");
-                vectors.Add(pairId, hook, MemoryMarshal.Cast<byte, float>(vector.Values).ToArray());
+                // Names were checked as the messages were read (HookPoint's JSON converter).
+                vectors.Add(pairId, HookPoint.Parse(vector.Hook), MemoryMarshal.Cast<byte, float>(vector.Values).ToArray());
             }
         }
         var tokenCounts = kept.ToDictionary(q => q.PairId, q => results[q.QuestionIndex].TokenCount);
@@ -332,7 +363,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             {
                 ["pooling"] = OptionNames.Of(spec.Pooling),
                 ["bos_policy"] = OptionNames.Of(spec.BosPolicy),
-                ["model"] = run.Model.Id,
+                ["model"] = run.Model.Model,
                 ["model_fingerprint"] = context.Fingerprint,
                 ["compute_dtype"] = OptionNames.Of(spec.Dtype),
             },
@@ -344,7 +375,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         var files = assembler.AssembleAndWrite(request, run.Out, () => new Manifest
         {
             ToolVersion = Manifest.CurrentToolVersion,
-            Model = new ManifestModel(run.Model.Id, run.Model.Revision, HubCommitOf(context.ModelFolder), context.Fingerprint),
+            Model = new ManifestModel(run.Model.Model, run.Model.Revision, HubCommitOf(context.ModelFolder), context.Fingerprint),
             Hooks = [.. requested.Select(r => new ManifestHook(r.Hook.Name, r.Width, [.. OutputFormatNames.Extensions(run.Formats).Select(e => r.Hook.FileStem + e)]))],
             Layers = [.. requested.Where(r => r.Hook.Kind == HookKind.ResidPost).Select(r => r.Hook.Layer)],
             Pooling = OptionNames.Of(spec.Pooling),

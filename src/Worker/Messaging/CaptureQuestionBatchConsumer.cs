@@ -7,17 +7,17 @@ using Microsoft.Extensions.Logging;
 namespace Activations.Worker.Messaging;
 
 /// <summary>
-/// Fills a GPU batch from the model's question queue, runs it, and publishes one result per question.
+/// Fills a GPU batch from the model's question queue, runs it, and publishes one reply holding every question's result.
 /// Answers only for the model it holds: every message is checked first (<see cref="QuestionValidator"/>), and a
 /// question for another model, or one this worker cannot run, is answered as a failure with the reason, alone.
 /// A batch that throws is retried (the definition's retry policy); on the last attempt each question runs alone and
-/// the ones that still throw are answered with <see cref="QuestionCaptureFailed"/>, so a poison question never
+/// the ones that still throw are answered with a <see cref="QuestionCaptureFailed"/> in the reply, so a poison question never
 /// blocks the queue nor leaves its job waiting.
 /// A question that a worker was lost holding (the broker's delivery count is above 0: its process died, or its
 /// connection dropped) is not run in a batch: it is moved to the isolation queue, where each runs alone, so a
 /// question that kills the process takes no other question down with it.
 /// </summary>
-public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions options, ILogger<CaptureQuestionBatchConsumer> logger)
+public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions options, ILogger<CaptureQuestionBatchConsumer> logger)
     : QuestionAnswerer(host, options, logger), IConsumer<Batch<CaptureQuestion>>
 {
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
@@ -59,7 +59,7 @@ public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions 
 /// only says "move it here".) A question whose worker died <see cref="WorkerOptions.DeathLimit"/> times running it
 /// alone is answered as failed, with that reason, without running it again.
 /// </summary>
-public sealed class IsolatedQuestionConsumer(EngineHost host, WorkerOptions options, ILogger<IsolatedQuestionConsumer> logger)
+public sealed class IsolatedQuestionConsumer(IEngineHost host, WorkerOptions options, ILogger<IsolatedQuestionConsumer> logger)
     : QuestionAnswerer(host, options, logger), IConsumer<Batch<CaptureQuestion>>
 {
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
@@ -90,7 +90,7 @@ public sealed class IsolatedQuestionConsumer(EngineHost host, WorkerOptions opti
         if (failed.Count > 0)
         {
             ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
-            await context.PublishBatch(failed, context.CancellationToken);
+            await context.Publish(new QuestionsAnswered { Results = [], Failures = failed }, context.CancellationToken);
             Options.Stats.Add(failed.Count, 0, failed.Count);
         }
         if (runnable.Count > 0)
@@ -101,15 +101,18 @@ public sealed class IsolatedQuestionConsumer(EngineHost host, WorkerOptions opti
 }
 
 /// <summary>What both question consumers share: run questions through the engine and publish one answer per question.</summary>
-public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, ILogger logger)
+public abstract class QuestionAnswerer(IEngineHost host, WorkerOptions options, ILogger logger)
 {
-    protected EngineHost Host => host;
+    protected IEngineHost Host => host;
     protected WorkerOptions Options => options;
     protected ILogger Logger => logger;
 
     /// <param name="messages">messages consumed, for the stats (a question repeated in one batch runs once)</param>
     protected async Task AnswerAsync(ConsumeContext context, IReadOnlyList<CaptureQuestion> questions, bool lastAttempt, int messages)
     {
+        // The whole answer: with the "tokenize", "forward" and "reply" spans inside it, the worker's own cost per batch.
+        var span = ActivationsTelemetry.Source.StartActivity("capture batch");
+        span?.SetTag("activations.questions", questions.Count);
         var captured = new List<QuestionActivationsCaptured>(questions.Count);
         var failed = new List<QuestionCaptureFailed>();
         var computed = 0;
@@ -195,15 +198,15 @@ public abstract class QuestionAnswerer(EngineHost host, WorkerOptions options, I
         ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
         // The consume token is cancelled only ConsumerStopTimeout after a stop begins (AddGracefulShutdown), so a
         // stopping worker still publishes the batch it finished, and a publish stuck on a lost broker gives up then.
-        await context.PublishBatch(captured, context.CancellationToken);
-        if (failed.Count > 0)
+        using (ActivationsTelemetry.Source.StartActivity("reply"))
         {
-            await context.PublishBatch(failed, context.CancellationToken);
+            await context.Publish(new QuestionsAnswered { Results = captured, Failures = failed }, context.CancellationToken);
         }
+        span?.Dispose(); // ended before the stats are written, so the file holds this batch's time too
         options.Stats.Add(messages, computed, failed.Count);
         if (options.StatsFile is { } statsFile)
         {
-            options.Stats.WriteTo(statsFile, host.ForwardPasses);
+            options.Stats.WriteTo(statsFile, host.ForwardPasses, options.Spans);
         }
         logger.LogDebug("Captured {Count} questions ({Failed} failed)", captured.Count, failed.Count);
     }

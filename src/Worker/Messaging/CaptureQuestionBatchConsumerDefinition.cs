@@ -18,7 +18,7 @@ public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<
 
     readonly WorkerOptions options;
 
-    public CaptureQuestionBatchConsumerDefinition(EngineHost host, WorkerOptions options)
+    public CaptureQuestionBatchConsumerDefinition(IEngineHost host, WorkerOptions options)
     {
         this.options = options;
         EndpointName = QueueNames.CaptureQuestions(host.Fingerprint);
@@ -49,7 +49,7 @@ public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<
 /// </summary>
 public sealed class IsolatedQuestionConsumerDefinition : ConsumerDefinition<IsolatedQuestionConsumer>
 {
-    public IsolatedQuestionConsumerDefinition(EngineHost host)
+    public IsolatedQuestionConsumerDefinition(IEngineHost host)
     {
         EndpointName = QueueNames.IsolatedQuestions(host.Fingerprint);
         ConcurrentMessageLimit = 1;

@@ -7,7 +7,7 @@ namespace Activations.Worker.Messaging;
 /// <summary>
 /// Every question message is checked before anything touches the model: it is for the model this worker holds, its
 /// fields are sane, and its capture spec passes the shared validation (<see cref="CaptureSpec.Validate"/>, through
-/// <see cref="EngineHost.Check"/>, against this model's depth and device). A bad message is answered as a failure
+/// <see cref="IEngineHost.Check"/>, against this model's depth and device). A bad message is answered as a failure
 /// with the reason, alone; it can neither fault the good questions of its batch nor make the worker reload its model.
 /// </summary>
 public static class QuestionValidator
@@ -16,7 +16,7 @@ public static class QuestionValidator
     public const int MaxPairIdLength = 256;
 
     /// <summary>Why the worker must not run <paramref name="question"/>, or null when it may.</summary>
-    public static string? Problem(CaptureQuestion question, EngineHost host)
+    public static string? Problem(CaptureQuestion question, IEngineHost host)
     {
         if (question.ModelFingerprint != host.Fingerprint)
         {

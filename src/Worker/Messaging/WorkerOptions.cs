@@ -1,3 +1,5 @@
+using Activations.ServiceDefaults;
+
 namespace Activations.Worker.Messaging;
 
 public sealed record WorkerOptions
@@ -32,6 +34,9 @@ public sealed record WorkerOptions
     /// <summary>Whether work is progressing (liveness).</summary>
     public WorkProgress Progress { get; } = new();
 
+    /// <summary>When set, the stats file also holds the summed time of this process's spans by name (the worker's cost per part).</summary>
+    public SpanTotals? Spans { get; init; }
+
     /// <summary>This worker's counters (shared by every consumer instance).</summary>
     public WorkerStats Stats { get; } = new();
 }
@@ -62,17 +67,19 @@ public sealed class WorkerStats
     readonly Lock writing = new();
 
     /// <summary>
-    /// Writes the counters to <paramref name="path"/> atomically (a temporary file moved into place), one writer
-    /// at a time: two batches finishing together must not race on the temporary file.
+    /// Writes the counters to <paramref name="path"/> atomically, one writer at a time, so two batches finishing
+    /// together cannot put the older counters last.
     /// </summary>
-    public void WriteTo(string path, long forwardPasses)
+    public void WriteTo(string path, long forwardPasses, SpanTotals? spans = null)
     {
         lock (writing)
         {
-            var json = System.Text.Json.JsonSerializer.Serialize(new { messages = Messages, questions = Questions, failed = Failed, forward_passes = forwardPasses });
-            var temporary = path + ".tmp";
-            File.WriteAllText(temporary, json);
-            File.Move(temporary, path, overwrite: true);
+            var json = System.Text.Json.JsonSerializer.Serialize(new
+            {
+                messages = Messages, questions = Questions, failed = Failed, forward_passes = forwardPasses,
+                spans = spans?.Snapshot().ToDictionary(p => p.Key, p => new { count = p.Value.Count, seconds = p.Value.Seconds }),
+            });
+            AtomicFile.WriteAllText(path, json);
         }
     }
 }

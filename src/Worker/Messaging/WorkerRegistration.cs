@@ -1,12 +1,16 @@
+using Activations.Contracts;
+using Activations.Worker.Capture;
+using Activations.Worker.Loading;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Activations.Worker.Messaging;
 
 public static class WorkerRegistration
 {
-    /// <summary>Adds the capture consumer; it needs an <see cref="Capture.EngineHost"/> and <see cref="WorkerOptions"/> in the container.</summary>
+    /// <summary>Adds the capture consumer; it needs <see cref="AddEngineHost"/> and <see cref="WorkerOptions"/> in the container.</summary>
     public static void AddCaptureWorker(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<CaptureQuestionBatchConsumer, CaptureQuestionBatchConsumerDefinition>();
@@ -27,6 +31,25 @@ public static class WorkerRegistration
             // finished batch could not be published; with it the consumers get this long first.
             o.ConsumerStopTimeout = options.ShutdownTimeout - TimeSpan.FromSeconds(10);
         });
+        return services;
+    }
+
+    /// <summary>
+    /// The process's one <see cref="IEngineHost"/> on <paramref name="device"/>, for the model the container's
+    /// <see cref="ModelResolver"/> resolves. The consumer's queue is named by the model's fingerprint, so building the
+    /// bus needs the model: the hosts resolve it first (asynchronously, so a bad --model is reported as bad input).
+    /// </summary>
+    public static IServiceCollection AddEngineHost(this IServiceCollection services, ComputeDevice device) => services.AddEngineHost(DeviceRequest.Of(device));
+
+    /// <summary>As above, on a device list (cuda:0,cuda:1): one model split over the devices.</summary>
+    public static IServiceCollection AddEngineHost(this IServiceCollection services, DeviceRequest device)
+    {
+        services.AddSingleton(sp =>
+        {
+            var model = sp.GetRequiredService<ModelResolver>().Resolved;
+            return new EngineHost(model.Folder, device, sp.GetRequiredService<ILogger<EngineHost>>(), model.Fingerprint);
+        });
+        services.AddSingleton<IEngineHost>(sp => sp.GetRequiredService<EngineHost>());
         return services;
     }
 }
