@@ -218,7 +218,10 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             while (!progress.IsComplete)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
-                if (store.RecordedHere < confirmAt && lastRead.Elapsed < ProgressReadInterval)
+                // The database is read when every result may be in, every ProgressReadInterval, and when the queue
+                // check or the stall timeout is due (so a stall is decided on a fresh count, on time).
+                var due = queueWatch is not null && waitClock.Elapsed >= nextQueueCheck || stall.IsStalled(waitClock.Elapsed, progress.Finished);
+                if (store.RecordedHere < confirmAt && lastRead.Elapsed < ProgressReadInterval && !due)
                 {
                     continue;
                 }
