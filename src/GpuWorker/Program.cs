@@ -16,12 +16,13 @@ var revision = new Option<string?>("--revision") { Description = "Hub revision: 
 var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu or cuda", DefaultValueFactory = _ => "auto" };
 var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at start: auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; a job asking for another reloads", DefaultValueFactory = _ => "auto" };
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
+var tokenBudget = new Option<int?>("--token-budget") { Description = $"Most padded tokens (questions × longest) per forward pass; questions run in micro-batches of similar lengths under it (default: {TokenBudgetBatcher.CpuDefaultTokenBudget} on the CPU, {TokenBudgetBatcher.CudaDefaultTokenBudget} on CUDA)" };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
 var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
-    rabbitmq, model, revision, device, dtype, batchSize, name, healthPort, statsFile,
+    rabbitmq, model, revision, device, dtype, batchSize, tokenBudget, name, healthPort, statsFile,
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
@@ -34,7 +35,11 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
     }
-    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile) };
+    if (parse.GetValue(tokenBudget) is < 1)
+    {
+        throw new InvalidInputException("--token-budget", "must be at least 1");
+    }
+    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), TokenBudget = parse.GetValue(tokenBudget), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile) };
     using var telemetry = ActivationsTelemetry.Start("activations-worker");
     using var loggers = LoggerFactory.Create(l => ConsoleHost.ConfigureLogging(l));
     var logger = loggers.CreateLogger("Activations.GpuWorker");
@@ -53,7 +58,7 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 
     using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
     var folder = ModelFolder.Open(await locator.ResolveAsync(parse.GetValue(model)!, parse.GetValue(revision), cancellation));
-    engineHost = new EngineHost(folder, computeDevice, loggers.CreateLogger<EngineHost>());
+    engineHost = new EngineHost(folder, computeDevice, loggers.CreateLogger<EngineHost>(), tokenBudget: options.TokenBudget);
     logger.LogInformation("Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", options.Name, folder.Path, engineHost.Fingerprint, broker);
 
     var builder = Host.CreateApplicationBuilder();

@@ -19,7 +19,8 @@ public sealed record QuestionCapture(int TokenCount, float[][]? Vectors, string?
 /// <summary>
 /// The engine: questions in, pooled residual-stream vectors out. Holds the model truncated after
 /// <see cref="LayerCount"/> layers on one device in one dtype, tokenizes with the model's own tokenizer under each
-/// request's BOS policy, runs length-sorted right-padded batches and pools over real tokens only.
+/// request's BOS policy, runs right-padded micro-batches of similar lengths under a padded-token budget
+/// (<see cref="TokenBudgetBatcher"/>) and pools over real tokens only.
 /// </summary>
 public sealed class ActivationEngine : IDisposable
 {
@@ -28,7 +29,7 @@ public sealed class ActivationEngine : IDisposable
     readonly ILogger logger;
     readonly bool ownsTokenizer;
 
-    ActivationEngine(Qwen2Model model, QuestionTokenizer tokenizer, ComputeTarget target, long weightBytes, ILogger logger, bool ownsTokenizer)
+    ActivationEngine(Qwen2Model model, QuestionTokenizer tokenizer, ComputeTarget target, long weightBytes, ILogger logger, bool ownsTokenizer, int? tokenBudget)
     {
         this.model = model;
         this.tokenizer = tokenizer;
@@ -36,6 +37,7 @@ public sealed class ActivationEngine : IDisposable
         this.ownsTokenizer = ownsTokenizer;
         Target = target;
         WeightBytes = weightBytes;
+        TokenBudget = tokenBudget ?? TokenBudgetBatcher.DefaultTokenBudget(target.Device.type);
     }
 
     public ComputeTarget Target { get; }
@@ -47,11 +49,21 @@ public sealed class ActivationEngine : IDisposable
 
     public long WeightBytes { get; }
 
-    /// <summary>Forward passes run so far (one per batch).</summary>
+    /// <summary>Most padded tokens (rows × longest row) per forward pass; a longer question runs alone.</summary>
+    public int TokenBudget { get; }
+
+    /// <summary>Forward passes run so far (one per micro-batch).</summary>
     public long ForwardPasses { get; private set; }
 
+    /// <summary>Token positions computed so far, padding included.</summary>
+    public long PaddedTokens { get; private set; }
+
+    /// <summary>Real (question) tokens computed so far.</summary>
+    public long RealTokens { get; private set; }
+
     /// <summary>Loads the tokenizer and the layers up to the deepest one <paramref name="settings"/> asks for.</summary>
-    public static ActivationEngine Load(ModelFolder folder, CaptureSettings settings, ILogger logger)
+    /// <param name="tokenBudget">padded tokens per forward pass; null: the device's default (<see cref="TokenBudgetBatcher.DefaultTokenBudget"/>)</param>
+    public static ActivationEngine Load(ModelFolder folder, CaptureSettings settings, ILogger logger, int? tokenBudget = null)
     {
         ValidateLayers(settings.Layers, folder.Config, folder.Path);
         var target = ComputeTarget.Resolve(settings.Device, settings.Dtype, logger);
@@ -69,7 +81,7 @@ public sealed class ActivationEngine : IDisposable
                 logger.LogDebug("Loaded layer {Layer} of {LayerCount}", i + 1, layerCount));
             logger.LogInformation("Loaded {LayerCount} of {TotalLayers} layers from {Folder} in {Seconds:F1} s: {Megabytes:F0} MB of {Dtype} weights on {Device}",
                 layerCount, folder.Config.NumHiddenLayers, folder.Path, clock.Elapsed.TotalSeconds, weights.BytesLoaded / 1e6, target.DtypeName, target.DeviceName);
-            return new ActivationEngine(model, tokenizer, target, weights.BytesLoaded, logger, ownsTokenizer: true);
+            return new ActivationEngine(model, tokenizer, target, weights.BytesLoaded, logger, ownsTokenizer: true, tokenBudget);
         }
         catch
         {
@@ -79,8 +91,8 @@ public sealed class ActivationEngine : IDisposable
     }
 
     /// <summary>Wraps an already built model (benchmarks with random weights of the real shapes).</summary>
-    public static ActivationEngine FromModel(Qwen2Model model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true)
-        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype), weightBytes, logger, ownsTokenizer);
+    public static ActivationEngine FromModel(Qwen2Model model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true, int? tokenBudget = null)
+        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype), weightBytes, logger, ownsTokenizer, tokenBudget);
 
     public static void ValidateLayers(IReadOnlyList<int> layers, Qwen2Config config, string source)
     {
@@ -104,8 +116,9 @@ public sealed class ActivationEngine : IDisposable
 
     /// <summary>
     /// Captures every question under <paramref name="settings"/> (layers, pooling, BOS policy, token limit).
-    /// Questions are sorted by length and run in batches of at most <paramref name="batchSize"/>, so padding
-    /// stays small; results come back in the input order. A question over the token limit fails alone.
+    /// Questions run in micro-batches of similar lengths, at most <paramref name="batchSize"/> questions and
+    /// <see cref="TokenBudget"/> padded tokens each (<see cref="TokenBudgetBatcher"/>); results come back in the
+    /// input order. A question over the token limit fails alone.
     /// </summary>
     public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize)
     {
@@ -137,9 +150,10 @@ public sealed class ActivationEngine : IDisposable
         }
         tokenizing?.SetTag("activations.token_count", tokenized.Sum(t => t.Ids.Length));
         tokenizing?.Dispose();
-        tokenized.Sort((a, b) => b.Ids.Length.CompareTo(a.Ids.Length));
-        foreach (var chunk in tokenized.Chunk(batchSize))
+        var batcher = new TokenBudgetBatcher(batchSize, TokenBudget);
+        foreach (var rows in batcher.Plan(tokenized.Select(t => t.Ids.Length).ToArray()))
         {
+            var chunk = rows.Select(r => tokenized[r]).ToArray();
             var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), settings);
             for (var row = 0; row < chunk.Length; row++)
             {
@@ -206,6 +220,8 @@ public sealed class ActivationEngine : IDisposable
             }
         }, stopAfterLayer: deepest);
         ForwardPasses++;
+        PaddedTokens += (long)batch * length;
+        RealTokens += tokens;
         ActivationsTelemetry.ForwardDuration.Record(clock.Elapsed.TotalSeconds);
         ActivationsTelemetry.BatchSize.Record(batch);
         ActivationsTelemetry.Tokens.Add(tokens);

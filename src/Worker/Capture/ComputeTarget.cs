@@ -5,7 +5,10 @@ using static TorchSharp.torch;
 
 namespace Activations.Worker.Capture;
 
-/// <summary>The device and dtype a job computes in, resolved from what it asked for and what this machine has.</summary>
+/// <summary>
+/// The device and dtype a job computes in, resolved from what it asked for and what this machine has:
+/// <see cref="Dtype"/> is the dtype actually used (results carry it as <see cref="DtypeName"/>).
+/// </summary>
 public sealed record ComputeTarget(Device Device, ScalarType Dtype)
 {
     public string DeviceName => Device.type == DeviceType.CUDA ? $"cuda:{Math.Max(Device.index, 0)}" : "cpu";
@@ -17,7 +20,8 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         _ => "float32",
     };
 
-    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger)
+    /// <param name="cpu">the CPU's features; null: this machine's (<see cref="CpuFeatures.Current"/>)</param>
+    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger, CpuFeatures? cpu = null)
     {
         var cuda = device switch
         {
@@ -37,6 +41,12 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         {
             // fp16 matmuls on the CPU are two orders of magnitude slower than bf16 or float32.
             logger.LogWarning("fp16 was asked for on the CPU, where it is very slow: computing in float32 instead");
+            resolved = ScalarType.Float32;
+        }
+        if (!cuda && resolved == ScalarType.BFloat16 && (cpu ?? CpuFeatures.Current) is { NativeBf16: false } features)
+        {
+            // Without AVX-512 BF16 or AMX, libtorch's bf16 matmul is a reference loop, far slower than float32.
+            logger.LogWarning("bf16 was asked for, but this CPU ({Processor}) has no native bf16 ({Basis}): computing in float32 instead", features.Processor, features.Basis);
             resolved = ScalarType.Float32;
         }
         return new ComputeTarget(cuda ? torch.CUDA : torch.CPU, resolved);

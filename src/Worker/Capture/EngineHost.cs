@@ -9,7 +9,8 @@ namespace Activations.Worker.Capture;
 /// reloaded only when a job needs a deeper layer or another dtype. One forward pass at a time.
 /// </summary>
 /// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
-public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null) : IDisposable
+/// <param name="tokenBudget">padded tokens per forward pass (the worker's option); null: the device's default</param>
+public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null, int? tokenBudget = null) : IDisposable
 {
     readonly Lock gate = new();
     ActivationEngine? engine;
@@ -73,7 +74,7 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
             engine.Dispose();
             engine = null;
         }
-        var loaded = ActivationEngine.Load(folder, settings with { Device = device }, logger);
+        var loaded = ActivationEngine.Load(folder, settings with { Device = device }, logger, tokenBudget);
         loadedDtype = settings.Dtype;
         Volatile.Write(ref engine, loaded);
         return loaded;

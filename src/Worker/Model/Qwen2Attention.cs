@@ -6,7 +6,7 @@ namespace Activations.Worker.Model;
 
 /// <summary>
 /// Grouped-query self-attention with q/k/v biases. q, k and v are one fused matmul; query head h reads
-/// key/value head h / (heads / kv_heads), as Hugging Face's repeat_kv does.
+/// key/value head h / (heads / kv_heads), as Hugging Face's repeat_kv does (<see cref="ScaledDotProductAttention"/>).
 /// </summary>
 public sealed class Qwen2Attention : IDisposable
 {
@@ -40,17 +40,8 @@ public sealed class Qwen2Attention : IDisposable
         var q = Qwen2RotaryEmbedding.Apply(qkv.narrow(2, 0, heads).transpose(1, 2), cos, sin);
         var k = Qwen2RotaryEmbedding.Apply(qkv.narrow(2, heads, kvHeads).transpose(1, 2), cos, sin);
         var v = qkv.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);
-        if (kvHeads != heads)
-        {
-            // libtorch's SDPA here takes no GQA flag: expand kv heads so head h uses kv head h / groups.
-            var groups = heads / kvHeads;
-            k = k.repeat_interleave(groups, 1);
-            v = v.repeat_interleave(groups, 1);
-        }
-        // Default scale 1/sqrt(head_dim); softmax accumulates in float32 in every SDPA kernel.
-        var attended = mask is null
-            ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
-            : F.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+        // Fused attention, scale 1/sqrt(head_dim): [batch, heads, seq, head_dim].
+        var attended = ScaledDotProductAttention.Compute(q, k, v, mask);
         var merged = attended.transpose(1, 2).reshape(batch * length, (long)heads * headDim);
         return F.linear(merged, outputWeight).view(batch, length, -1);
     }
