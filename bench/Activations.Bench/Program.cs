@@ -1,18 +1,17 @@
 using Activations.Bench;
 
-// Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--repeat N] [--batches 1,8,32] [--dtypes float32,bf16]
+// Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--dtypes float32,bf16,bf16-not-native] [--cases short,responses,mixed,long-2048,long-4096] [--batch-size 32] [--seed-style]
 //        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 10000] [--batch-size 64] [--layers 6,12,18,24]   (needs the test servers)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 switch (mode)
 {
     case "engine":
-        var repeat = int.Parse(Option("--repeat") ?? "1");
-        var batches = (Option("--batches") ?? "1,8,32").Split(',').Select(int.Parse).ToArray();
-        EngineBenchmark.Run(repeat, batches, (Option("--dtypes") ?? "float32,bf16").Split(','));
+        EngineBenchmark.Run((Option("--dtypes") ?? "float32,bf16,bf16-not-native").Split(','), (Option("--cases") ?? string.Join(",", BenchCases.All)).Split(','),
+            int.Parse(Option("--batch-size") ?? "32"), args.Contains("--seed-style"));
         return 0;
     case "engine-case":
-        EngineBenchmark.RunCase(args[1], args[2], args[3].Split(',').Select(int.Parse).ToArray(), int.Parse(args[4]));
+        EngineBenchmark.RunCase(args[1], args[2].Split(','), int.Parse(args[3]), args[4] == "seed-style");
         return 0;
     case "pipeline":
         await PipelineBenchmark.RunAsync(int.Parse(Option("--questions") ?? "10000"), int.Parse(Option("--batch-size") ?? "64"), Option("--layers") ?? "6,12,18,24");

@@ -31,6 +31,8 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     var broker = RabbitMqEndpoint.Parse(address);
     var computeDevice = OptionNames.ParseDevice(parse.GetValue(device)!);
     var computeDtype = OptionNames.ParseDtype(parse.GetValue(dtype)!);
+    // The CPU's bf16 override (ACTIVATIONS_CPU_BF16) is read, and refused if unknown, before anything starts.
+    var cpu = CpuFeatures.Current;
     if (parse.GetValue(batchSize) < 1)
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
@@ -59,7 +61,8 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
     var folder = ModelFolder.Open(await locator.ResolveAsync(parse.GetValue(model)!, parse.GetValue(revision), cancellation));
     engineHost = new EngineHost(folder, computeDevice, loggers.CreateLogger<EngineHost>(), tokenBudget: options.TokenBudget);
-    logger.LogInformation("Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", options.Name, folder.Path, engineHost.Fingerprint, broker);
+    logger.LogInformation("Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}; CPU {Processor}, native bf16: {NativeBf16} ({Basis})",
+        options.Name, folder.Path, engineHost.Fingerprint, broker, cpu.Processor, cpu.NativeBf16 ? "yes" : "no", cpu.Basis);
 
     var builder = Host.CreateApplicationBuilder();
     ConsoleHost.ConfigureLogging(builder.Logging);

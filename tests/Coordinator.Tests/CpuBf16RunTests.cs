@@ -39,4 +39,16 @@ public class CpuBf16RunTests
             Assert.Equal(0f, (u32 - u16).abs().max().item<float>());
         }
     }
+
+    [Fact]
+    public async Task An_unknown_override_is_one_line_naming_the_variable_exit_2_and_nothing_written()
+    {
+        using var temp = new TempFolder();
+        var output = Path.Combine(temp.Path, "out");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output, "bfloat16"),
+            environment: new Dictionary<string, string?> { ["ACTIVATIONS_CPU_BF16"] = "maybe" });
+        Assert.Equal(2, exitCode);
+        Assert.Equal("error: ACTIVATIONS_CPU_BF16: unknown value 'maybe': use auto, on or off", stderr.Trim());
+        Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any());
+    }
 }

@@ -1,4 +1,5 @@
 using Activations.Contracts;
+using Activations.Worker.Capture;
 using Activations.Coordinator.Inputs;
 using Activations.ServiceDefaults;
 
@@ -60,6 +61,8 @@ public sealed record ValidatedRun(
         var pooling = OptionNames.ParsePooling(options.Pooling);
         var device = OptionNames.ParseDevice(options.Device);
         var dtype = OptionNames.ParseDtype(options.Dtype);
+        // The CPU's bf16 override (ACTIVATIONS_CPU_BF16) is read, and refused if unknown, with the options, before anything is written.
+        _ = CpuFeatures.Current;
         if (options.MaxFaithful < 0)
         {
             throw new InvalidInputException("--max-faithful", $"must not be negative (got {options.MaxFaithful})");
