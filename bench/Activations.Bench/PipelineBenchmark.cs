@@ -63,9 +63,8 @@ static class PipelineBenchmark
     /// <returns>questions per second end to end (inputs to files), and from the first publish to the last result</returns>
     static async Task<(double EndToEnd, double Capture)> TimeAsync(string name, RunOptions options)
     {
-        using var loggers = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         var clock = Stopwatch.StartNew();
-        var outcome = await new JobRunner(loggers, l => l.SetMinimumLevel(LogLevel.Warning)).RunAsync(ValidatedRun.Validate(options), CancellationToken.None);
+        var outcome = await CoordinatorHost.RunAsync(ValidatedRun.Validate(options), l => l.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning), CancellationToken.None);
         var seconds = clock.Elapsed.TotalSeconds;
         var rate = outcome.Published / seconds;
         var capture = outcome.Published / outcome.CaptureTime.TotalSeconds;

@@ -1,11 +1,10 @@
 using System.CommandLine;
 using Activations.Contracts;
+using Activations.GpuWorker;
+using Activations.ServiceDefaults;
 using Activations.Worker.Capture;
 using Activations.Worker.Loading;
-using Activations.Worker.Loading.Hub;
 using Activations.Worker.Messaging;
-using Activations.ServiceDefaults;
-using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -26,13 +25,9 @@ var root = new RootCommand("Activations GPU worker: holds one model on one devic
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
+    // Everything the user gave is checked here, once; the host gets typed values.
     var address = parse.GetValue(rabbitmq) ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable)
         ?? throw new InvalidInputException("--rabbitmq", $"a worker needs a broker: give --rabbitmq or set {RabbitMqEndpoint.EnvironmentVariable}");
-    var broker = RabbitMqEndpoint.Parse(address);
-    var computeDevice = OptionNames.ParseDevice(parse.GetValue(device)!);
-    var computeDtype = OptionNames.ParseDtype(parse.GetValue(dtype)!);
-    // The CPU's bf16 override (ACTIVATIONS_CPU_BF16) is read, and refused if unknown, before anything starts.
-    var cpu = CpuFeatures.Current;
     if (parse.GetValue(batchSize) < 1)
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
@@ -41,49 +36,28 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     {
         throw new InvalidInputException("--token-budget", "must be at least 1");
     }
-    var options = new WorkerOptions { BatchSize = parse.GetValue(batchSize), TokenBudget = parse.GetValue(tokenBudget), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile) };
+    // The CPU's bf16 override (ACTIVATIONS_CPU_BF16) is read, and refused if unknown, before anything starts.
+    var cpu = CpuFeatures.Current;
+    var settings = new GpuWorkerSettings(
+        RabbitMqEndpoint.Parse(address),
+        new ModelRequest(parse.GetValue(model)!, parse.GetValue(revision)),
+        OptionNames.ParseDevice(parse.GetValue(device)!),
+        OptionNames.ParseDtype(parse.GetValue(dtype)!),
+        parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment(),
+        new WorkerOptions { BatchSize = parse.GetValue(batchSize), TokenBudget = parse.GetValue(tokenBudget), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile) });
+
     using var telemetry = ActivationsTelemetry.Start("activations-worker");
-    using var loggers = LoggerFactory.Create(l => ConsoleHost.ConfigureLogging(l));
-    var logger = loggers.CreateLogger("Activations.GpuWorker");
-
-    // Health first: liveness holds while the model downloads and loads; readiness waits for both.
-    EngineHost? engineHost = null;
-    IBusControl? bus = null;
-    var port = parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment();
-    await using var health = port is { } p
-        ? new HealthEndpoint(p, [new ReadinessCheck("model", () => engineHost?.IsLoaded == true), new ReadinessCheck("broker", () => bus?.CheckHealth().Status == BusHealthStatus.Healthy)], loggers.CreateLogger<HealthEndpoint>())
-        : null;
-    if (health is not null)
-    {
-        await health.StartAsync(cancellation);
-    }
-
-    using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
-    var folder = ModelFolder.Open(await locator.ResolveAsync(parse.GetValue(model)!, parse.GetValue(revision), cancellation));
-    engineHost = new EngineHost(folder, computeDevice, loggers.CreateLogger<EngineHost>(), tokenBudget: options.TokenBudget);
-    logger.LogInformation("Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}; CPU {Processor}, native bf16: {NativeBf16} ({Basis})",
-        options.Name, folder.Path, engineHost.Fingerprint, broker, cpu.Processor, cpu.NativeBf16 ? "yes" : "no", cpu.Basis);
-
     var builder = Host.CreateApplicationBuilder();
     ConsoleHost.ConfigureLogging(builder.Logging);
-    builder.Services.AddSingleton(engineHost);
-    builder.Services.AddSingleton(options);
-    builder.Services.AddHostedService(sp => new ModelPreloadService(engineHost,
-        new CaptureSettings { Model = folder.Path, Layers = CaptureSettings.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).ToList(), Device = computeDevice, Dtype = computeDtype },
-        sp.GetRequiredService<ILogger<ModelPreloadService>>()));
-    builder.Services.AddMassTransit(x =>
-    {
-        x.AddCaptureWorker();
-        x.UsingRabbitMq((context, rabbit) =>
-        {
-            broker.Configure(rabbit);
-            rabbit.ConfigureEndpoints(context);
-        });
-    });
-    using var app = builder.Build();
-    bus = app.Services.GetRequiredService<IBusControl>();
-    await app.RunAsync(cancellation);
-    engineHost.Dispose();
+    builder.Services.AddGpuWorker(settings);
+    using var host = builder.Build();
+    // The model first (a download on a first start), so that a bad --model is one line and exit 2 before anything
+    // starts; building the bus then finds it resolved.
+    var resolved = await host.Services.GetRequiredService<ModelResolver>().ResolveAsync(cancellation);
+    host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Activations.GpuWorker").LogInformation(
+        "Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}; CPU {Processor}, native bf16: {NativeBf16} ({Basis})",
+        settings.Worker.Name, resolved.Folder.Path, resolved.Fingerprint, settings.Broker, cpu.Processor, cpu.NativeBf16 ? "yes" : "no", cpu.Basis);
+    await host.RunAsync(cancellation);
     return 0;
 }));
 return await root.Parse(args).InvokeAsync();

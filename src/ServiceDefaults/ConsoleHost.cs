@@ -22,6 +22,8 @@ public static class ConsoleHost
         logging.SetMinimumLevel(level);
         logging.AddFilter("MassTransit", LogLevel.Warning);
         logging.AddFilter("Microsoft", LogLevel.Warning);
+        // A failing health check is logged once, in one line, by HealthEndpoint; not with a stack trace per probe.
+        logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
     }
 
     /// <summary>Runs <paramref name="body"/>; bad input prints one line ("error: …") and exits with <see cref="BadInputExitCode"/>.</summary>

@@ -2,21 +2,30 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Activations.ServiceDefaults;
 
-/// <summary>One readiness condition: the host is ready only when every registered check returns true.</summary>
-public sealed record ReadinessCheck(string Name, Func<bool> IsReady);
+/// <summary>The tags that put a registered health check into a probe.</summary>
+public static class HealthTags
+{
+    /// <summary>Checked by <c>/health/live</c>: failing means the process should be restarted.</summary>
+    public const string Live = "live";
+
+    /// <summary>Checked by <c>/health/ready</c>: failing means "send no work yet". MassTransit tags its bus check so.</summary>
+    public const string Ready = "ready";
+}
 
 /// <summary>
-/// A tiny HTTP server (System.Net.HttpListener, no ASP.NET) for container probes:
-/// <c>GET /health/live</c> answers 200 while the process runs; <c>GET /health/ready</c> answers 200 when every
-/// <see cref="ReadinessCheck"/> returns true, else 503 naming the checks that are not ready (a check that throws is not ready).
-/// Binds <c>http://+:{port}/</c> (all interfaces, what a Kubernetes or compose probe needs) and falls back to
-/// <c>http://127.0.0.1:{port}/</c> where the wildcard is not permitted (Windows without a URL ACL).
+/// Serves the <see cref="HealthCheckService"/>'s report to container probes from a small System.Net.HttpListener
+/// (no ASP.NET: the worker's image carries the .NET runtime only). <c>GET /health/live</c> runs the checks tagged
+/// <see cref="HealthTags.Live"/> (none: 200 while the process runs); <c>GET /health/ready</c> runs those tagged
+/// <see cref="HealthTags.Ready"/>. Healthy or degraded answers 200, unhealthy 503 naming the checks that failed
+/// (a check that throws is unhealthy). Binds <c>http://+:{port}/</c> (all interfaces, what a Kubernetes or compose
+/// probe needs) and falls back to <c>http://127.0.0.1:{port}/</c> where the wildcard is not permitted.
 /// </summary>
 public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
 {
@@ -26,19 +35,19 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
     public const string LivePath = "/health/live";
     public const string ReadyPath = "/health/ready";
 
-    readonly ReadinessCheck[] _checks;
+    readonly HealthCheckService _checks;
     readonly ILogger _logger;
     HttpListener? _listener;
     Task? _loop;
 
-    public HealthEndpoint(int port, IEnumerable<ReadinessCheck> checks, ILogger<HealthEndpoint>? logger = null)
+    public HealthEndpoint(int port, HealthCheckService checks, ILogger<HealthEndpoint>? logger = null)
     {
         if (port is < 1 or > 65535)
         {
             throw new ArgumentOutOfRangeException(nameof(port), port, "a TCP port, 1 to 65535");
         }
         Port = port;
-        _checks = checks.ToArray();
+        _checks = checks;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
@@ -50,28 +59,26 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
     /// <summary>An address a client on this machine can use; null before start.</summary>
     public Uri? LocalAddress => Prefix == null ? null : new Uri($"http://127.0.0.1:{Port}/");
 
-    /// <summary>True when every readiness check returns true; the names of those that do not.</summary>
-    public (bool Ready, IReadOnlyList<string> NotReady) Evaluate()
+    /// <summary>Runs the checks tagged <paramref name="tag"/>: whether they pass, and the names of those that do not.</summary>
+    public async Task<(bool Healthy, IReadOnlyList<string> Failing)> EvaluateAsync(string tag, CancellationToken cancellationToken = default)
     {
-        var failing = new List<string>();
-        foreach (var check in _checks)
+        HealthReport report;
+        try
         {
-            bool ok;
-            try
-            {
-                ok = check.IsReady();
-            }
-            catch (Exception e)
-            {
-                _logger.LogWarning("Readiness check {Check} threw {Error}", check.Name, e.Message);
-                ok = false;
-            }
-            if (!ok)
-            {
-                failing.Add(check.Name);
-            }
+            report = await _checks.CheckHealthAsync(check => check.Tags.Contains(tag), cancellationToken).ConfigureAwait(false);
         }
-        return (failing.Count == 0, failing);
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A check that cannot even be created (its dependencies throw) fails the probe; the endpoint keeps serving.
+            _logger.LogWarning("Health checks ({Tag}) could not run: {Error}", tag, e.Message);
+            return (false, ["checks: " + e.Message]);
+        }
+        var failing = report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy).Select(e => e.Key).ToList();
+        foreach (var (name, entry) in report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy && e.Value.Exception is not null))
+        {
+            _logger.LogWarning("Health check {Check} threw {Error}", name, entry.Exception!.Message);
+        }
+        return (report.Status != HealthStatus.Unhealthy, failing);
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -144,7 +151,7 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
             }
             try
             {
-                Respond(context);
+                await RespondAsync(context).ConfigureAwait(false);
             }
             catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
             {
@@ -153,7 +160,7 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
         }
     }
 
-    void Respond(HttpListenerContext context)
+    async Task RespondAsync(HttpListenerContext context)
     {
         var request = context.Request;
         using var response = context.Response;
@@ -168,12 +175,13 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
         }
         else if (path == LivePath)
         {
-            status = 200;
-            body = "live";
+            var (live, failing) = await EvaluateAsync(HealthTags.Live).ConfigureAwait(false);
+            status = live ? 200 : 503;
+            body = live ? "live" : "not live: " + string.Join(", ", failing);
         }
         else if (path == ReadyPath)
         {
-            var (ready, notReady) = Evaluate();
+            var (ready, notReady) = await EvaluateAsync(HealthTags.Ready).ConfigureAwait(false);
             status = ready ? 200 : 503;
             body = ready ? "ready" : "not ready: " + string.Join(", ", notReady);
         }
@@ -197,25 +205,15 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
 public static class HealthEndpointExtensions
 {
     /// <summary>
-    /// Serves <c>/health/live</c> and <c>/health/ready</c> on <paramref name="port"/> for the host's lifetime.
-    /// Readiness is the conjunction of <paramref name="readinessChecks"/> and of every check added with
-    /// <see cref="AddReadinessCheck(IServiceCollection, string, Func{IServiceProvider, bool})"/>; with none, ready = live.
+    /// Serves <c>/health/live</c> and <c>/health/ready</c> on <paramref name="port"/> for the host's lifetime, from
+    /// the checks registered with <c>AddHealthChecks()</c> (tagged <see cref="HealthTags.Live"/> or <see cref="HealthTags.Ready"/>).
     /// </summary>
-    public static IServiceCollection AddHealthEndpoint(this IServiceCollection services, int port, params Func<bool>[] readinessChecks)
+    public static IHealthChecksBuilder AddHealthEndpoint(this IServiceCollection services, int port)
     {
-        ArgumentNullException.ThrowIfNull(readinessChecks);
-        for (var i = 0; i < readinessChecks.Length; i++)
-        {
-            services.AddSingleton(new ReadinessCheck($"check {i + 1}", readinessChecks[i]));
-        }
-        services.AddSingleton(sp => new HealthEndpoint(port, sp.GetServices<ReadinessCheck>(), sp.GetService<ILogger<HealthEndpoint>>()));
+        services.AddSingleton(sp => new HealthEndpoint(port, sp.GetRequiredService<HealthCheckService>(), sp.GetService<ILogger<HealthEndpoint>>()));
         services.AddHostedService(sp => sp.GetRequiredService<HealthEndpoint>());
-        return services;
+        return services.AddHealthChecks();
     }
-
-    /// <summary>A named readiness check that reads state from the container (evaluated on every probe).</summary>
-    public static IServiceCollection AddReadinessCheck(this IServiceCollection services, string name, Func<IServiceProvider, bool> isReady)
-        => services.AddSingleton(sp => new ReadinessCheck(name, () => isReady(sp)));
 
     /// <summary>The port from <see cref="HealthEndpoint.PortEnvironmentVariable"/>, or null when it is unset or empty.</summary>
     public static int? PortFromEnvironment(string variable = HealthEndpoint.PortEnvironmentVariable)

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Tests;
-using Activations.Worker.Capture;
+using Activations.TestHooks;
 using Activations.Worker.Loading;
 using Xunit.Abstractions;
 
@@ -235,7 +235,12 @@ public class FaultTests(ITestOutputHelper log)
             20 => "Which is larger: " + string.Join(" or ", Enumerable.Range(1, 80)) + "?",
             _ => text,
         });
-        var environment = new Dictionary<string, string?> { [EngineHost.PoisonTextVariable] = poison };
+        // The test hook (tests/TestHooks) decorates the engine of both executables through DI.
+        var environment = new Dictionary<string, string?>
+        {
+            ["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, "Activations.TestHooks.dll"),
+            [PoisonedEngineHost.TextVariable] = poison,
+        };
         var expected = await Faults.EmbeddedRunAsync(job, environment, "--max-tokens", "64", "--on-failure", "drop");
         await using var servers = await TestServers.IsolateAsync();
         var clock = Stopwatch.StartNew();

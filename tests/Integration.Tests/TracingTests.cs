@@ -47,8 +47,7 @@ public class TracingTests
             Postgres = servers.Postgres,
             LocalWorker = true,
         });
-        using var loggers = LoggerFactory.Create(_ => { });
-        var outcome = await new JobRunner(loggers, _ => { }).RunAsync(run, CancellationToken.None);
+        var outcome = await CoordinatorHost.RunAsync(run, l => l.ClearProviders(), CancellationToken.None);
         tracing.ForceFlush();
 
         List<Activity> all;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 
 namespace Activations.ServiceDefaults.Tests;
@@ -22,57 +23,110 @@ public class HealthEndpointTests
         return response.StatusCode;
     }
 
+    static HealthCheckResult Check(bool healthy) => healthy ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy();
+
+    /// <summary>A started host serving the health endpoint on a free port, with the checks <paramref name="add"/> registers.</summary>
+    static async Task<(IHost Host, Uri Address)> StartAsync(Action<IHealthChecksBuilder> add)
+    {
+        var port = FreePort();
+        var builder = Host.CreateApplicationBuilder();
+        add(builder.Services.AddHealthEndpoint(port));
+        var host = builder.Build();
+        await host.StartAsync();
+        return (host, new Uri($"http://127.0.0.1:{port}/"));
+    }
+
     [Fact]
-    public async Task Ready_follows_the_checks_and_live_stays_200()
+    public async Task Ready_follows_the_ready_checks_and_live_stays_200()
     {
         var modelLoaded = false;
         var brokerConnected = true;
-        await using var endpoint = new HealthEndpoint(FreePort(), [new("model", () => modelLoaded), new("broker", () => brokerConnected)]);
-        await endpoint.StartAsync(CancellationToken.None);
-        var address = endpoint.LocalAddress!;
-
-        Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
-        using (var body = await Client.GetAsync(new Uri(address, "/health/ready")))
+        var (host, address) = await StartAsync(checks => checks
+            .AddCheck("model", () => Check(modelLoaded), tags: [HealthTags.Ready])
+            .AddCheck("broker", () => Check(brokerConnected), tags: [HealthTags.Ready]));
+        using (host)
         {
-            Assert.Equal("not ready: model", (await body.Content.ReadAsStringAsync()).Trim());
+            Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
+            using (var body = await Client.GetAsync(new Uri(address, "/health/ready")))
+            {
+                Assert.Equal("not ready: model", (await body.Content.ReadAsStringAsync()).Trim());
+            }
+
+            modelLoaded = true;
+            Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/ready"));
+
+            brokerConnected = false;
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
+            Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
+            Assert.Equal(HttpStatusCode.NotFound, await GetAsync(address, "/elsewhere"));
+            await host.StopAsync();
         }
-
-        modelLoaded = true;
-        Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/ready"));
-
-        brokerConnected = false;
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
-        Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
-        Assert.Equal(HttpStatusCode.NotFound, await GetAsync(address, "/elsewhere"));
     }
 
     [Fact]
     public async Task A_check_that_throws_is_not_ready()
     {
-        await using var endpoint = new HealthEndpoint(FreePort(), [new("boom", () => throw new InvalidOperationException("boom"))]);
-        await endpoint.StartAsync(CancellationToken.None);
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(endpoint.LocalAddress!, "/health/ready"));
+        var (host, address) = await StartAsync(checks => checks
+            .AddCheck("boom", () => throw new InvalidOperationException("boom"), tags: [HealthTags.Ready]));
+        using (host)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_check_that_cannot_be_created_fails_the_probe_and_the_endpoint_keeps_serving()
+    {
+        var (host, address) = await StartAsync(checks => checks.Add(new HealthCheckRegistration(
+            "unbuildable", _ => throw new InvalidOperationException("a dependency is missing"), HealthStatus.Unhealthy, [HealthTags.Ready])));
+        using (host)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
+            Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Live_follows_only_the_live_checks()
+    {
+        var progressing = true;
+        var (host, address) = await StartAsync(checks => checks
+            .AddCheck("progress", () => Check(progressing), tags: [HealthTags.Live])
+            .AddCheck("model", () => Check(false), tags: [HealthTags.Ready]));
+        using (host)
+        {
+            Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
+            progressing = false;
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/live"));
+            using (var body = await Client.GetAsync(new Uri(address, "/health/live")))
+            {
+                Assert.Equal("not live: progress", (await body.Content.ReadAsStringAsync()).Trim());
+            }
+            await host.StopAsync();
+        }
     }
 
     [Fact]
     public async Task As_a_hosted_service_it_serves_while_the_host_runs_and_stops_with_it()
     {
-        var port = FreePort();
         var ready = false;
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddHealthEndpoint(port, () => ready);
-        builder.Services.AddReadinessCheck("always", _ => true);
-        using var host = builder.Build();
-        await host.StartAsync();
-        var address = new Uri($"http://127.0.0.1:{port}/");
+        var (host, address) = await StartAsync(checks => checks
+            .AddCheck("ready", () => Check(ready), tags: [HealthTags.Ready])
+            .AddCheck("untagged", () => Check(false)));
+        using (host)
+        {
+            Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
+            ready = true;
+            // A check in neither probe counts for neither.
+            Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/ready"));
 
-        Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/ready"));
-        ready = true;
-        Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/ready"));
-
-        await host.StopAsync();
-        await Assert.ThrowsAsync<HttpRequestException>(() => GetAsync(address, "/health/live"));
+            await host.StopAsync();
+            await Assert.ThrowsAsync<HttpRequestException>(() => GetAsync(address, "/health/live"));
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections;
 using Activations.Contracts;
+using Activations.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Activations.Contracts;
+using Activations.ServiceDefaults;
 
 namespace Activations.Coordinator.Assembly;
 

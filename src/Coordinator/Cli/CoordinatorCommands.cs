@@ -3,6 +3,7 @@ using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Jobs;
 using Activations.Coordinator.Store;
 using Activations.ServiceDefaults;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Activations.Coordinator.Cli;
@@ -75,10 +76,9 @@ public static class CoordinatorCommands
                 LocalWorker = parse.GetValue(localWorker),
             });
             using var telemetry = ActivationsTelemetry.Start("activations-coordinator");
-            using var loggers = LoggerFactory.Create(configureLogging);
             try
             {
-                var outcome = await new JobRunner(loggers, configureLogging).RunAsync(run, cancellation);
+                var outcome = await CoordinatorHost.RunAsync(run, configureLogging, cancellation);
                 Console.Out.WriteLine($"Done: job {outcome.JobId}, {outcome.Files.Count} files in {run.Out}{(outcome.Resumed ? $" (resumed; {outcome.Published} questions computed in this run)" : "")}");
                 return 0;
             }
@@ -121,8 +121,8 @@ public static class CoordinatorCommands
             {
                 throw new Contracts.InvalidInputException("--out", "give --out (embedded runs) or --postgres");
             }
-            using var loggers = LoggerFactory.Create(configureLogging);
-            var store = new JobStore(connection, loggers.CreateLogger<JobStore>());
+            using var host = CoordinatorHost.BuildForStatus(connection, configureLogging);
+            var store = host.Services.GetRequiredService<JobStore>();
             var jobs = await store.JobsAsync(cancellation);
             if (jobs.Count == 0)
             {

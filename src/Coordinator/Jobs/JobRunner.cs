@@ -7,12 +7,8 @@ using Activations.Coordinator.Messaging;
 using Activations.Coordinator.Store;
 using Activations.Worker.Capture;
 using Activations.Worker.Loading;
-using Activations.Worker.Loading.Hub;
-using Activations.Worker.Messaging;
 using Activations.ServiceDefaults;
 using MassTransit;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Activations.Coordinator.Jobs;
@@ -24,9 +20,11 @@ public sealed record JobOutcome(Guid JobId, bool Resumed, IReadOnlyList<string> 
 /// <summary>
 /// One run of the `run` command: inputs → job and questions in the store → one message per missing question →
 /// results recorded by the consumers → assembled, contract-checked, written. Resumable: the job's key finds a
-/// previous run's results, and only what has none is published again.
+/// previous run's results, and only what has none is published again. Its store, model and bus come from the
+/// coordinator's host (<see cref="CoordinatorHost"/>); the bus is started once the job is in the store.
 /// </summary>
-public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> configureLogging)
+/// <param name="bus">the bus, built on first use: with a local worker, building it needs the model resolved</param>
+public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobStore store, Func<IBusControl> bus)
 {
     const int SendChunk = 1000;
     readonly ILogger logger = loggers.CreateLogger("Activations.Coordinator");
@@ -46,13 +44,10 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             var responses = new ResponsesJsonlReader().Read(run.Responses);
             selection = PairSelection.Select(scores, responses, run.Limits, logger);
         }
-        using var locator = new HubModelLocator(HubOptions.FromEnvironment(), logger);
-        var folder = ModelFolder.Open(await locator.ResolveAsync(settings.Model, settings.Revision, cancellation));
+        var (folder, fingerprint) = await models.ResolveAsync(cancellation);
         ActivationEngine.ValidateLayers(settings.Layers, folder.Config, folder.Path);
-        var fingerprint = ModelFingerprint.Compute(folder);
         ActivationFileWriter.CheckWritable(run.Out);
 
-        var store = new JobStore(run.Postgres is null ? StoreConnection.EmbeddedIn(run.Out) : StoreConnection.Postgres(run.Postgres), loggers.CreateLogger<JobStore>());
         logger.LogInformation("Store: {Store}; broker: {Broker}", store.Connection, run.Broker?.ToString() ?? "in memory");
         await store.MigrateAsync(cancellation);
         var questions = QuestionsOf(selection);
@@ -107,39 +102,10 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
     /// <summary>Starts the bus (and the local worker), publishes what has no result yet, and waits until every question is in.</summary>
     async Task<(int Published, TimeSpan CaptureTime)> CaptureMissingAsync(ValidatedRun run, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
     {
-        var builder = Host.CreateApplicationBuilder();
-        configureLogging(builder.Logging);
-        builder.Services.AddSingleton(store);
-        if (run.RunsLocalWorker)
-        {
-            builder.Services.AddSingleton(sp => new EngineHost(folder, run.Settings.Device, sp.GetRequiredService<ILogger<EngineHost>>(), fingerprint));
-            builder.Services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
-        }
-        // Start returns once the result consumers are receiving: a resumed run's backlog drain counts on it.
-        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
-        builder.Services.AddMassTransit(x =>
-        {
-            x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
-            x.AddConsumer<QuestionFailuresConsumer, QuestionFailuresConsumerDefinition>();
-            if (run.RunsLocalWorker)
-            {
-                x.AddCaptureWorker();
-            }
-            if (run.Broker is { } broker)
-            {
-                x.UsingRabbitMq((context, bus) =>
-                {
-                    broker.Configure(bus);
-                    bus.ConfigureEndpoints(context);
-                });
-            }
-            else
-            {
-                x.UsingInMemory((context, bus) => bus.ConfigureEndpoints(context));
-            }
-        });
-        using var app = builder.Build();
-        await app.StartAsync(cancellation);
+        // Started once the job is in the store, and returns once the result consumers are receiving: a resumed
+        // run's backlog drain counts on it.
+        var control = bus();
+        await control.StartAsync(cancellation);
         try
         {
             if (resumed)
@@ -152,8 +118,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
             {
                 logger.LogInformation("{Finished} of {Total} questions already have a result; publishing the other {Missing}", progress.Finished, progress.Total, missing.Count);
             }
-            var bus = app.Services.GetRequiredService<IBus>();
-            var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{QueueNames.CaptureQuestions(fingerprint)}"));
+            var endpoint = await control.GetSendEndpoint(new Uri($"queue:{QueueNames.CaptureQuestions(fingerprint)}"));
             var publishing = Stopwatch.StartNew();
             foreach (var chunk in missing.Chunk(SendChunk))
             {
@@ -184,7 +149,7 @@ public sealed class JobRunner(ILoggerFactory loggers, Action<ILoggingBuilder> co
         }
         finally
         {
-            await app.StopAsync(CancellationToken.None);
+            await control.StopAsync(CancellationToken.None);
         }
     }
 

@@ -1,7 +1,7 @@
 using Activations.Contracts;
-using Activations.Worker.Capture;
 using Activations.Coordinator.Inputs;
 using Activations.ServiceDefaults;
+using Activations.Worker.Capture;
 
 namespace Activations.Coordinator.Jobs;
 

@@ -10,7 +10,7 @@ namespace Activations.Worker.Capture;
 /// </summary>
 /// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
 /// <param name="tokenBudget">padded tokens per forward pass (the worker's option); null: the device's default</param>
-public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null, int? tokenBudget = null) : IDisposable
+public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null, int? tokenBudget = null) : IEngineHost, IDisposable
 {
     readonly Lock gate = new();
     ActivationEngine? engine;
@@ -28,14 +28,6 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
 
     public ComputeTarget? Target => engine?.Target;
 
-    /// <summary>
-    /// Test hook for the fault tests (never set in production): a batch holding a question that contains this text
-    /// throws, as a worker bug or a bad input that crashes the engine would.
-    /// </summary>
-    public const string PoisonTextVariable = "ACTIVATIONS_TEST_POISON_TEXT";
-
-    readonly string? poison = Environment.GetEnvironmentVariable(PoisonTextVariable) is { Length: > 0 } text ? text : null;
-
     /// <summary>Loads the engine for <paramref name="settings"/> now, rather than on the first batch.</summary>
     public void Preload(CaptureSettings settings)
     {
@@ -49,10 +41,6 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
     {
         lock (gate)
         {
-            if (poison is not null && questions.FirstOrDefault(q => q.Contains(poison, StringComparison.Ordinal)) is { } poisoned)
-            {
-                throw new InvalidOperationException($"the engine failed on a question containing '{poison}' ({PoisonTextVariable} is set)");
-            }
             var current = EnsureEngine(settings);
             var before = current.ForwardPasses;
             var result = current.Capture(questions, settings, batchSize);

@@ -16,7 +16,7 @@ public static class ModelFingerprint
     public static string Compute(ModelFolder folder)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(File.ReadAllBytes(Path.Combine(folder.Path, ModelFolder.ConfigFile)));
+        hash.AppendData(File.ReadAllBytes(Path.Combine(folder.Path, ModelFolderLayout.ConfigFile)));
         var buffer = new byte[SampleBytes];
         foreach (var path in folder.TensorFiles.Values.Select(f => f.Path).Distinct().Order(StringComparer.Ordinal))
         {

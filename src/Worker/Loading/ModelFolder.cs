@@ -1,21 +1,14 @@
-using System.Text.Json;
 using Activations.Contracts;
 using Activations.Worker.Model;
 
 namespace Activations.Worker.Loading;
 
 /// <summary>
-/// A Hugging Face model folder, checked up front: config.json for a Qwen2 model, tokenizer.json,
-/// tokenizer_config.json, and safetensors weights (one file, or shards listed in model.safetensors.index.json).
+/// A Hugging Face model folder, checked up front against <see cref="ModelFolderLayout"/>: config.json for a Qwen2
+/// model, the tokenizer files, and safetensors weights (one file, or shards listed in the index).
 /// </summary>
 public sealed class ModelFolder
 {
-    public const string ConfigFile = "config.json";
-    public const string TokenizerFile = "tokenizer.json";
-    public const string TokenizerConfigFile = "tokenizer_config.json";
-    public const string SingleWeightsFile = "model.safetensors";
-    public const string WeightsIndexFile = "model.safetensors.index.json";
-
     readonly Dictionary<string, SafetensorsFile> tensorFiles;
 
     ModelFolder(string path, Qwen2Config config, Dictionary<string, SafetensorsFile> tensorFiles)
@@ -29,9 +22,9 @@ public sealed class ModelFolder
 
     public Qwen2Config Config { get; }
 
-    public string TokenizerPath => System.IO.Path.Combine(Path, TokenizerFile);
+    public string TokenizerPath => System.IO.Path.Combine(Path, ModelFolderLayout.TokenizerFile);
 
-    public string TokenizerConfigPath => System.IO.Path.Combine(Path, TokenizerConfigFile);
+    public string TokenizerConfigPath => System.IO.Path.Combine(Path, ModelFolderLayout.TokenizerConfigFile);
 
     /// <summary>Which file holds each tensor.</summary>
     public IReadOnlyDictionary<string, SafetensorsFile> TensorFiles => tensorFiles;
@@ -46,32 +39,27 @@ public sealed class ModelFolder
         {
             throw new InvalidInputException(path, "model folder not found");
         }
-        var configPath = Require(path, ConfigFile, "the model's config");
-        var config = Qwen2Config.Load(configPath);
-        Require(path, TokenizerFile, "the tokenizer");
-        Require(path, TokenizerConfigFile, "the tokenizer's settings");
-        return new ModelFolder(path, config, OpenWeights(path));
-    }
-
-    static string Require(string folder, string name, string what)
-    {
-        var file = System.IO.Path.Combine(folder, name);
-        if (!File.Exists(file))
+        foreach (var required in ModelFolderLayout.RequiredFiles)
         {
-            throw new InvalidInputException(file, $"missing: {what} ({name}) is required in a model folder");
+            var file = System.IO.Path.Combine(path, required.Name);
+            if (!File.Exists(file))
+            {
+                throw new InvalidInputException(file, $"missing: {required.What} ({required.Name}) is required in a model folder");
+            }
         }
-        return file;
+        var config = Qwen2Config.Load(System.IO.Path.Combine(path, ModelFolderLayout.ConfigFile));
+        return new ModelFolder(path, config, OpenWeights(path));
     }
 
     static Dictionary<string, SafetensorsFile> OpenWeights(string folder)
     {
-        var single = System.IO.Path.Combine(folder, SingleWeightsFile);
-        var index = System.IO.Path.Combine(folder, WeightsIndexFile);
+        var single = System.IO.Path.Combine(folder, ModelFolderLayout.SingleWeightsFile);
+        var index = System.IO.Path.Combine(folder, ModelFolderLayout.WeightsIndexFile);
         var map = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
         if (File.Exists(index))
         {
             var shards = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
-            foreach (var (tensor, shard) in ReadWeightMap(index))
+            foreach (var (tensor, shard) in ModelFolderLayout.ReadWeightMap(index))
             {
                 if (!shards.TryGetValue(shard, out var file))
                 {
@@ -101,34 +89,6 @@ public sealed class ModelFolder
             return map;
         }
         var pickles = Directory.EnumerateFiles(folder, "*.bin").Concat(Directory.EnumerateFiles(folder, "*.pt")).Any();
-        throw new InvalidInputException(folder, pickles
-            ? $"no safetensors weights ({SingleWeightsFile} or {WeightsIndexFile}); pickle checkpoints (.bin, .pt) are never loaded"
-            : $"no weights: expected {SingleWeightsFile} or {WeightsIndexFile}");
-    }
-
-    internal static IEnumerable<KeyValuePair<string, string>> ReadWeightMap(string index)
-    {
-        Dictionary<string, string> map;
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(index));
-            if (!doc.RootElement.TryGetProperty("weight_map", out var weightMap) || weightMap.ValueKind != JsonValueKind.Object)
-            {
-                throw new InvalidInputException(index, "missing or not an object", field: "weight_map");
-            }
-            map = weightMap.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidInputException(index, $"not valid JSON: {e.Message}", (int?)e.LineNumber + 1);
-        }
-        foreach (var (tensor, shard) in map)
-        {
-            if (shard.Length == 0 || shard.Contains('/') || shard.Contains('\\') || shard.StartsWith('.'))
-            {
-                throw new InvalidInputException(index, $"'{tensor}' maps to a bad shard name '{shard}'", field: "weight_map");
-            }
-        }
-        return map;
+        throw new InvalidInputException(folder, ModelFolderLayout.NoWeights(pickles, "loaded"));
     }
 }

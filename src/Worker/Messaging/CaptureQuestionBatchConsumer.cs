@@ -13,7 +13,7 @@ namespace Activations.Worker.Messaging;
 /// the ones that still throw are answered with <see cref="QuestionCaptureFailed"/>, so a poison question never
 /// blocks the queue nor leaves its job waiting.
 /// </summary>
-public sealed class CaptureQuestionBatchConsumer(EngineHost host, WorkerOptions options, ILogger<CaptureQuestionBatchConsumer> logger)
+public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions options, ILogger<CaptureQuestionBatchConsumer> logger)
     : IConsumer<Batch<CaptureQuestion>>
 {
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)

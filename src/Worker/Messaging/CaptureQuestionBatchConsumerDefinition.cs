@@ -18,7 +18,7 @@ public sealed class CaptureQuestionBatchConsumerDefinition : ConsumerDefinition<
 
     readonly WorkerOptions options;
 
-    public CaptureQuestionBatchConsumerDefinition(EngineHost host, WorkerOptions options)
+    public CaptureQuestionBatchConsumerDefinition(IEngineHost host, WorkerOptions options)
     {
         this.options = options;
         EndpointName = QueueNames.CaptureQuestions(host.Fingerprint);

@@ -9,7 +9,7 @@ namespace Activations.Worker.Messaging;
 /// Loads the model as the worker starts, so readiness means "can compute now" and the first batch does not wait.
 /// A job that needs a deeper layer or another dtype reloads it later.
 /// </summary>
-public sealed class ModelPreloadService(EngineHost host, CaptureSettings settings, ILogger<ModelPreloadService> logger) : BackgroundService
+public sealed class ModelPreloadService(IEngineHost host, CaptureSettings settings, ILogger<ModelPreloadService> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() =>
     {

@@ -1,3 +1,5 @@
+using Activations.ServiceDefaults;
+
 namespace Activations.Worker.Messaging;
 
 public sealed record WorkerOptions
@@ -50,17 +52,15 @@ public sealed class WorkerStats
     readonly Lock writing = new();
 
     /// <summary>
-    /// Writes the counters to <paramref name="path"/> atomically (a temporary file moved into place), one writer
-    /// at a time: two batches finishing together must not race on the temporary file.
+    /// Writes the counters to <paramref name="path"/> atomically, one writer at a time, so two batches finishing
+    /// together cannot put the older counters last.
     /// </summary>
     public void WriteTo(string path, long forwardPasses)
     {
         lock (writing)
         {
             var json = System.Text.Json.JsonSerializer.Serialize(new { messages = Messages, questions = Questions, failed = Failed, forward_passes = forwardPasses });
-            var temporary = path + ".tmp";
-            File.WriteAllText(temporary, json);
-            File.Move(temporary, path, overwrite: true);
+            AtomicFile.WriteAllText(path, json);
         }
     }
 }

@@ -1,10 +1,32 @@
+using Activations.Contracts;
+using Activations.Worker.Capture;
+using Activations.Worker.Loading;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Activations.Worker.Messaging;
 
 public static class WorkerRegistration
 {
-    /// <summary>Adds the capture consumer; it needs an <see cref="Capture.EngineHost"/> and <see cref="WorkerOptions"/> in the container.</summary>
+    /// <summary>Adds the capture consumer; it needs <see cref="AddEngineHost"/> and <see cref="WorkerOptions"/> in the container.</summary>
     public static void AddCaptureWorker(this IBusRegistrationConfigurator bus)
         => bus.AddConsumer<CaptureQuestionBatchConsumer, CaptureQuestionBatchConsumerDefinition>();
+
+    /// <summary>
+    /// The process's one <see cref="IEngineHost"/> on <paramref name="device"/>, under the container's
+    /// <see cref="WorkerOptions.TokenBudget"/>, for the model the container's
+    /// <see cref="ModelResolver"/> resolves. The consumer's queue is named by the model's fingerprint, so building the
+    /// bus needs the model: the hosts resolve it first (asynchronously, so a bad --model is reported as bad input).
+    /// </summary>
+    public static IServiceCollection AddEngineHost(this IServiceCollection services, ComputeDevice device)
+    {
+        services.AddSingleton(sp =>
+        {
+            var model = sp.GetRequiredService<ModelResolver>().Resolved;
+            return new EngineHost(model.Folder, device, sp.GetRequiredService<ILogger<EngineHost>>(), model.Fingerprint, sp.GetRequiredService<WorkerOptions>().TokenBudget);
+        });
+        services.AddSingleton<IEngineHost>(sp => sp.GetRequiredService<EngineHost>());
+        return services;
+    }
 }

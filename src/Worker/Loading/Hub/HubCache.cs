@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Activations.Contracts;
+using Activations.ServiceDefaults;
 
 namespace Activations.Worker.Loading.Hub;
 
@@ -50,10 +51,8 @@ public sealed partial class HubCache(string root)
             return;
         }
         Directory.CreateDirectory(Path.GetDirectoryName(refPath)!);
-        // Write then rename, so a reader never sees half a sha.
-        var temporary = $"{refPath}.{Environment.ProcessId}.tmp";
-        File.WriteAllText(temporary, commit);
-        File.Move(temporary, refPath, overwrite: true);
+        // Atomic, so a reader never sees half a sha.
+        AtomicFile.WriteAllText(refPath, commit);
     }
 
     /// <summary>
@@ -80,43 +79,6 @@ public sealed partial class HubCache(string root)
             File.Copy(blob, link, overwrite: true);
             return true;
         }
-    }
-
-    /// <summary>
-    /// The files a snapshot still needs to be a loadable model folder: the config, the tokenizer files, and
-    /// model.safetensors or the index plus every shard it names. Empty when complete.
-    /// </summary>
-    public static IReadOnlyList<string> MissingModelFiles(string snapshot)
-    {
-        var missing = new List<string>();
-        foreach (var name in HubModelLocator.RequiredFiles)
-        {
-            if (!File.Exists(Path.Combine(snapshot, name)))
-            {
-                missing.Add(name);
-            }
-        }
-        var index = Path.Combine(snapshot, ModelFolder.WeightsIndexFile);
-        if (File.Exists(index))
-        {
-            missing.AddRange(ShardNames(index).Where(shard => !File.Exists(Path.Combine(snapshot, shard))));
-        }
-        else if (!File.Exists(Path.Combine(snapshot, ModelFolder.SingleWeightsFile)))
-        {
-            missing.Add(ModelFolder.SingleWeightsFile);
-        }
-        return missing;
-    }
-
-    /// <summary>The shard files an index names, each checked to be a plain .safetensors file name.</summary>
-    public static IReadOnlyList<string> ShardNames(string index)
-    {
-        var shards = ModelFolder.ReadWeightMap(index).Select(entry => entry.Value).Distinct(StringComparer.Ordinal).ToList();
-        foreach (var shard in shards.Where(shard => !shard.EndsWith(".safetensors", StringComparison.Ordinal)))
-        {
-            throw new InvalidInputException(index, $"names shard '{shard}', which is not a .safetensors file (pickles are never loaded)", field: "weight_map");
-        }
-        return shards;
     }
 
     [GeneratedRegex("^[0-9a-f]{40}$")]

@@ -1,0 +1,80 @@
+using Activations.Coordinator.Messaging;
+using Activations.Coordinator.Store;
+using Activations.Worker.Loading;
+using Activations.Worker.Loading.Hub;
+using Activations.Worker.Messaging;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Activations.Coordinator.Jobs;
+
+/// <summary>
+/// The coordinator process's one host, built from a validated run: the store, the model, the bus with the result
+/// consumers (and the local worker's consumer when the run has one), and the <see cref="JobRunner"/>. The host is
+/// not started as a service: the job starts the bus itself once its rows are in the store, so no result is consumed
+/// before the store can record it.
+/// </summary>
+public static class CoordinatorHost
+{
+    public static IHost Build(ValidatedRun run, Action<ILoggingBuilder> configureLogging)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        configureLogging(builder.Logging);
+        var services = builder.Services;
+        services.AddSingleton(new ModelRequest(run.Settings.Model, run.Settings.Revision));
+        services.AddSingleton(HubOptions.FromEnvironment());
+        services.AddSingleton<ModelResolver>();
+        services.AddStore(run.Postgres is null ? StoreConnection.EmbeddedIn(run.Out) : StoreConnection.Postgres(run.Postgres));
+        if (run.RunsLocalWorker)
+        {
+            services.AddEngineHost(run.Settings.Device);
+            services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
+        }
+        services.AddMassTransit(x =>
+        {
+            x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
+            x.AddConsumer<QuestionFailuresConsumer, QuestionFailuresConsumerDefinition>();
+            if (run.RunsLocalWorker)
+            {
+                x.AddCaptureWorker();
+            }
+            if (run.Broker is { } broker)
+            {
+                x.UsingRabbitMq((context, bus) =>
+                {
+                    broker.Configure(bus);
+                    bus.ConfigureEndpoints(context);
+                });
+            }
+            else
+            {
+                x.UsingInMemory((context, bus) => bus.ConfigureEndpoints(context));
+            }
+        });
+        // Built on first use: the local worker's queue is named by the model's fingerprint, which the job resolves first.
+        services.AddSingleton<Func<IBusControl>>(sp => () => sp.GetRequiredService<IBusControl>());
+        services.AddSingleton<JobRunner>();
+        return builder.Build();
+    }
+
+    /// <summary>Builds the host for <paramref name="run"/> and runs the job in it.</summary>
+    public static async Task<JobOutcome> RunAsync(ValidatedRun run, Action<ILoggingBuilder> configureLogging, CancellationToken cancellation)
+    {
+        using var host = Build(run, configureLogging);
+        return await host.Services.GetRequiredService<JobRunner>().RunAsync(run, cancellation);
+    }
+
+    /// <summary>The host of the `status` command: the store alone.</summary>
+    public static IHost BuildForStatus(StoreConnection connection, Action<ILoggingBuilder> configureLogging)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        configureLogging(builder.Logging);
+        builder.Services.AddStore(connection);
+        return builder.Build();
+    }
+
+    static IServiceCollection AddStore(this IServiceCollection services, StoreConnection connection)
+        => services.AddSingleton(sp => new JobStore(connection, sp.GetRequiredService<ILogger<JobStore>>()));
+}
