@@ -22,11 +22,17 @@ namespace Activations.Bench;
 static class EngineBenchmark
 {
     sealed record Row(string Asked, string Computed, string Case, string Mode, int Questions, long RealTokens, long PaddedTokens,
-        double Seconds, double WeightMegabytes, double PeakMegabytes)
+        double Seconds, double CpuSeconds, int Threads, double WeightMegabytes, double PeakMegabytes)
     {
         public double QuestionsPerSecond => Questions / Seconds;
 
         public double TokensPerSecond => RealTokens / Seconds;
+
+        /// <summary>Real tokens per second had every thread had a core to itself: on a shared machine, steadier than the wall clock.</summary>
+        public double TokensPerCpuSecond => RealTokens / (CpuSeconds / Threads);
+
+        /// <summary>The share of <see cref="Threads"/> cores the case got: 1 on a quiet machine.</summary>
+        public double CpuShare => CpuSeconds / (Seconds * Threads);
     }
 
     /// <summary>A dtype configuration: what is asked for, and whether native bf16 is turned off (<see cref="CpuFeatures.Bf16Variable"/>).</summary>
@@ -145,13 +151,14 @@ static class EngineBenchmark
             }
         }
         RunOne(questions[0]);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         foreach (var question in questions)
         {
             RunOne(question);
         }
         var row = new Row("", Name(dtype), "short", "seed-style", questions.Length, tokens, tokens, clock.Elapsed.TotalSeconds,
-            weights.BytesLoaded / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
+            (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds, torch.get_num_threads(), weights.BytesLoaded / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
         Console.WriteLine($"  {row.Computed} seed-style: {row.QuestionsPerSecond:F2} q/s");
         return row;
     }
@@ -181,16 +188,18 @@ static class EngineBenchmark
                 GC.Collect();
                 ProcessMemory.ResetPeak();
                 var (padded, real) = (engine.PaddedTokens, engine.RealTokens);
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
                 var captured = engine.Capture(questions, settings, batch);
                 var seconds = clock.Elapsed.TotalSeconds;
+                var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
                 if (captured.FirstOrDefault(c => !c.Succeeded) is { } failed)
                 {
                     throw new InvalidOperationException($"a question failed: {failed.Error}");
                 }
                 var row = new Row("", Name(dtype), name, mode, questions.Length, engine.RealTokens - real, engine.PaddedTokens - padded, seconds,
-                    weights.BytesLoaded / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
-                Console.WriteLine($"  {row.Computed} {name} {mode}: {row.QuestionsPerSecond:F2} q/s, {row.TokensPerSecond:F0} tokens/s, padded/real {(double)row.PaddedTokens / row.RealTokens:F2}, peak/weights {row.PeakMegabytes / row.WeightMegabytes:F2}");
+                    cpuSeconds, torch.get_num_threads(), weights.BytesLoaded / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
+                Console.WriteLine($"  {row.Computed} {name} {mode}: {row.QuestionsPerSecond:F2} q/s, {row.TokensPerSecond:F0} tokens/s ({row.TokensPerCpuSecond:F0} per CPU-second per thread, CPU share {row.CpuShare:F2}), padded/real {(double)row.PaddedTokens / row.RealTokens:F2}, peak/weights {row.PeakMegabytes / row.WeightMegabytes:F2}");
                 results.Add(row);
             }
         }
@@ -204,15 +213,17 @@ static class EngineBenchmark
         Console.WriteLine();
         Console.WriteLine($"{cpu.Processor}, bf16 native: {(cpu.NativeBf16 ? "yes" : "no")}; random DeepSeek-R1-Distill-Qwen-1.5B weights, CPU, {torch.get_num_threads()} threads, layers 6,12,18,24, batch size {batchSize} under the default token budget");
         Console.WriteLine("peak = the case's peak RSS above the RSS before the model was built (so it includes the weights); 'vs float32': questions/s over float32's in the same case and mode");
-        Console.WriteLine("| dtype asked | computed in | case | mode | questions | real tokens | questions/s | real tokens/s | padded / real | peak / weights | vs one at a time | vs float32 |");
-        Console.WriteLine("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("'tokens/s, CPU time': real tokens over (process CPU seconds / threads), the rate had each thread a core to itself; 'CPU share': the share of the threads' cores the case got (1 on a quiet machine); the 'vs' columns use it");
+        Console.WriteLine("| dtype asked | computed in | case | mode | questions | real tokens | questions/s | real tokens/s | real tokens/s, CPU time | CPU share | padded / real | peak / weights | vs one at a time | vs float32 |");
+        Console.WriteLine("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var row in rows)
         {
             var alone = rows.FirstOrDefault(r => r.Asked == row.Asked && r.Case == row.Case && r.Mode == "one at a time");
             var float32 = rows.FirstOrDefault(r => r.Asked == "float32" && r.Case == row.Case && r.Mode == row.Mode);
-            var versusAlone = row.Mode == "batched" && alone is not null ? $"{row.QuestionsPerSecond / alone.QuestionsPerSecond:F2}x" : "";
-            var versusFloat32 = row.Asked != "float32" && float32 is not null ? $"{row.QuestionsPerSecond / float32.QuestionsPerSecond:F2}x" : "";
-            Console.WriteLine($"| {row.Asked} | {row.Computed} | {row.Case} | {row.Mode} | {row.Questions} | {row.RealTokens} | {row.QuestionsPerSecond:F2} | {row.TokensPerSecond:F0} | {(double)row.PaddedTokens / row.RealTokens:F2} | {row.PeakMegabytes / row.WeightMegabytes:F2} | {versusAlone} | {versusFloat32} |");
+            // Same questions in both, so the ratio of CPU-time token rates is the ratio of questions per second on a quiet machine.
+            var versusAlone = row.Mode == "batched" && alone is not null ? $"{row.TokensPerCpuSecond / alone.TokensPerCpuSecond:F2}x" : "";
+            var versusFloat32 = row.Asked != "float32" && float32 is not null ? $"{row.TokensPerCpuSecond / float32.TokensPerCpuSecond:F2}x" : "";
+            Console.WriteLine($"| {row.Asked} | {row.Computed} | {row.Case} | {row.Mode} | {row.Questions} | {row.RealTokens} | {row.QuestionsPerSecond:F2} | {row.TokensPerSecond:F0} | {row.TokensPerCpuSecond:F0} | {row.CpuShare:F2} | {(double)row.PaddedTokens / row.RealTokens:F2} | {row.PeakMegabytes / row.WeightMegabytes:F2} | {versusAlone} | {versusFloat32} |");
         }
         foreach (var asked in rows.Select(r => r.Asked).Distinct())
         {
@@ -220,7 +231,7 @@ static class EngineBenchmark
             var mixed = rows.FirstOrDefault(r => r.Asked == asked && r.Case == "mixed" && r.Mode == "batched");
             if (shortRow is not null && mixed is not null)
             {
-                Console.WriteLine($"{asked}: mixed set real tokens/s over the short set's: {mixed.TokensPerSecond / shortRow.TokensPerSecond:F2}");
+                Console.WriteLine($"{asked}: mixed set real tokens/s over the short set's: {mixed.TokensPerSecond / shortRow.TokensPerSecond:F2} by the wall clock, {mixed.TokensPerCpuSecond / shortRow.TokensPerCpuSecond:F2} by CPU time");
             }
         }
     }
