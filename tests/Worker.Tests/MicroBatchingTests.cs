@@ -48,4 +48,14 @@ public class MicroBatchingTests
         Assert.Equal(6, small.ForwardPasses);
         Assert.Equal(12 * 17, small.PaddedTokens);
     }
+
+    [Fact]
+    public void The_worker_hosts_engine_runs_under_the_workers_token_budget()
+    {
+        var settings = Fixtures.Settings();
+        using var host = new EngineHost(Worker.Loading.ModelFolder.Open(settings.Model), Contracts.ComputeDevice.Cpu,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<EngineHost>.Instance, tokenBudget: 40);
+        host.Capture(Enumerable.Repeat(Fixtures.Questions[0], 12).ToArray(), settings, 32);
+        Assert.Equal(6, host.ForwardPasses);
+    }
 }
