@@ -46,7 +46,8 @@ static class EngineBenchmark
 
     /// <summary>Runs each dtype configuration in a child process of its own, so each peak-memory reading is clean.</summary>
     /// <param name="notNativeCases">the cases of the bf16-not-native configuration (its work is float32's, so fewer suffice)</param>
-    public static void Run(string[] dtypes, string[] cases, string[] notNativeCases, int batchSize, bool seedStyle)
+    /// <param name="aloneCases">the cases also run one question at a time</param>
+    public static void Run(string[] dtypes, string[] cases, string[] notNativeCases, string[] aloneCases, int batchSize, bool seedStyle)
     {
         var cpu = CpuFeatures.Current;
         Console.WriteLine($"Processor: {cpu.Processor}; bf16 native: {(cpu.NativeBf16 ? "yes" : "no")} ({cpu.Basis}); {Environment.ProcessorCount} cores, {torch.get_num_threads()} libtorch threads");
@@ -54,13 +55,13 @@ static class EngineBenchmark
         foreach (var dtype in dtypes)
         {
             var dtypeCases = dtype == "bf16-not-native" ? notNativeCases : cases;
-            rows.AddRange(RunChild(["engine-case", dtype, string.Join(",", dtypeCases), batchSize.ToString(), seedStyle ? "seed-style" : "lean"], Config(dtype).Bf16Override));
+            rows.AddRange(RunChild(["engine-case", dtype, string.Join(",", dtypeCases), string.Join(",", aloneCases), batchSize.ToString(), seedStyle ? "seed-style" : "lean"], Config(dtype).Bf16Override));
         }
         Print(rows, cpu, batchSize);
     }
 
     /// <summary>The child: one dtype configuration, every case, printing one JSON row per measurement.</summary>
-    public static void RunCase(string dtypeName, string[] cases, int batchSize, bool seedStyle)
+    public static void RunCase(string dtypeName, string[] cases, string[] aloneCases, int batchSize, bool seedStyle)
     {
         using var loggers = LoggerFactory.Create(l => ConsoleHost.ConfigureLogging(l, LogLevel.Warning));
         var asked = Config(dtypeName).Dtype;
@@ -76,7 +77,7 @@ static class EngineBenchmark
         {
             rows.Add(SeedStyle(config, target.Dtype, tokenizer, inputs.GetValueOrDefault("short") ?? BenchCases.Build("short", tokenizer), layers) with { Asked = dtypeName });
         }
-        rows.AddRange(Lean(config, target.Dtype, tokenizer, inputs, layers, batchSize).Select(r => r with { Asked = dtypeName }));
+        rows.AddRange(Lean(config, target.Dtype, tokenizer, inputs, aloneCases, layers, batchSize).Select(r => r with { Asked = dtypeName }));
         foreach (var row in rows)
         {
             Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(row));
@@ -167,7 +168,7 @@ static class EngineBenchmark
     /// One lean model (stopping after layer 24, no lm_head) for every case, shortest inputs first; the peak is reset
     /// before each case and read above the resident size before the model was built, so it includes the weights.
     /// </summary>
-    static IEnumerable<Row> Lean(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, Dictionary<string, string[]> inputs, IReadOnlyList<int> layers, int batchSize)
+    static IEnumerable<Row> Lean(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, Dictionary<string, string[]> inputs, string[] aloneCases, IReadOnlyList<int> layers, int batchSize)
     {
         GC.Collect();
         var baseline = ProcessMemory.ResidentBytes();
@@ -183,7 +184,8 @@ static class EngineBenchmark
         foreach (var (name, questions) in inputs)
         {
             // A single prompt runs alone either way: measured once.
-            foreach (var (mode, batch) in questions.Length == 1 ? new[] { ("alone", 1) } : new[] { ("batched", batchSize), ("one at a time", 1) })
+            var modes = questions.Length == 1 ? [("alone", 1)] : aloneCases.Contains(name) ? new[] { ("batched", batchSize), ("one at a time", 1) } : [("batched", batchSize)];
+            foreach (var (mode, batch) in modes)
             {
                 GC.Collect();
                 ProcessMemory.ResetPeak();
