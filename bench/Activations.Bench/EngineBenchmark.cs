@@ -71,7 +71,7 @@ static class EngineBenchmark
         using var tokenizer = QuestionTokenizer.Load(Path.Combine(tokenizerFolder, "tokenizer.json"), Path.Combine(tokenizerFolder, "tokenizer_config.json"));
         var inputs = cases.ToDictionary(c => c, c => BenchCases.Build(c, tokenizer));
         var config = Qwen2Config.DeepSeekR1DistillQwen1_5B;
-        var layers = CaptureSettings.DefaultLayers;
+        var layers = HookSelection.DefaultLayers;
         var rows = new List<Row>();
         if (seedStyle)
         {
@@ -173,7 +173,12 @@ static class EngineBenchmark
         GC.Collect();
         var baseline = ProcessMemory.ResidentBytes();
         var weights = new RandomWeightSource(dtype, CPU);
-        var settings = new CaptureSettings { Model = "random", Layers = layers, Device = ComputeDevice.Cpu };
+        var settings = new CaptureSpec
+        {
+            Hooks = [.. layers.Select(HookPoint.ResidPost)],
+            Device = ComputeDevice.Cpu,
+            Dtype = dtype == ScalarType.BFloat16 ? ComputeDtype.BFloat16 : ComputeDtype.Float32,
+        };
         var build = Stopwatch.StartNew();
         var model = Qwen2Model.Build(config, weights, layers.Max() + 1);
         // The engine owns the model; the tokenizer stays ours. The token budget is the device's default.

@@ -35,7 +35,7 @@ public static class GpuWorkerServices
         services.AddEngineHost(settings.Device);
         services.AddHostedService(sp => new ModelPreloadService(
             sp.GetRequiredService<IEngineHost>(),
-            PreloadSettings(sp.GetRequiredService<ModelResolver>().Resolved.Folder, settings),
+            PreloadSpec(sp.GetRequiredService<ModelResolver>().Resolved.Folder, settings),
             sp.GetRequiredService<ILogger<ModelPreloadService>>()));
         services.AddMassTransit(x =>
         {
@@ -50,10 +50,9 @@ public static class GpuWorkerServices
     }
 
     /// <summary>What the model is loaded for at start: the default layers that exist in it (else its last), in the dtype asked for.</summary>
-    static CaptureSettings PreloadSettings(ModelFolder folder, GpuWorkerSettings settings) => new()
+    static CaptureSpec PreloadSpec(ModelFolder folder, GpuWorkerSettings settings) => new()
     {
-        Model = folder.Path,
-        Layers = CaptureSettings.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).ToList(),
+        Hooks = [.. HookSelection.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).Select(HookPoint.ResidPost)],
         Device = settings.Device,
         Dtype = settings.Dtype,
     };

@@ -1,3 +1,4 @@
+using Activations.Contracts;
 using Activations.Coordinator.Assembly;
 using static TorchSharp.torch;
 
@@ -5,18 +6,21 @@ namespace Activations.Coordinator.Tests;
 
 public sealed class ActivationContractTests
 {
-    static readonly int[] Requested = [6, 12, 18, 24];
+    static readonly RequestedHook[] Requested = [.. new[] { 6, 12, 18, 24 }.Select(l => new RequestedHook(HookPoint.ResidPost(l), 16)),
+        new RequestedHook(HookPoint.At(HookKind.MlpOut, 6), 16), new RequestedHook(HookPoint.ResidPost(30), 8)];
 
-    static ContractViolationException Violation(int layer, Tensor faithful, Tensor unfaithful)
+    static ContractViolationException Violation(int layer, Tensor faithful, Tensor unfaithful) => Violation(HookPoint.ResidPost(layer), faithful, unfaithful);
+
+    static ContractViolationException Violation(HookPoint hook, Tensor faithful, Tensor unfaithful)
     {
         using (faithful)
         using (unfaithful)
         {
             var e = Assert.Throws<ContractViolationException>(() =>
-                ActivationContract.Validate(layer, faithful, unfaithful, Requested));
+                ActivationContract.Validate(hook, faithful, unfaithful, Requested));
             Assert.StartsWith("Phase 3 Contract Violation: ", e.Message);
             Assert.Contains(ContractViolationException.CheckName(e.Check), e.Message);
-            Assert.Equal(layer, e.Layer);
+            Assert.Equal(hook, e.Hook);
             return e;
         }
     }
@@ -26,10 +30,10 @@ public sealed class ActivationContractTests
     {
         using var faithful = zeros(30, 16);
         using var unfaithful = zeros(15, 16, dtype: ScalarType.Float32);
-        ActivationContract.Validate(12, faithful, unfaithful, Requested);
+        ActivationContract.Validate(HookPoint.ResidPost(12), faithful, unfaithful, Requested);
         using var f16 = zeros([10, 8], ScalarType.Float16);
         using var u16 = zeros([10, 8], ScalarType.Float16);
-        ActivationContract.Validate(6, f16, u16, Requested);
+        ActivationContract.Validate(HookPoint.ResidPost(30), f16, u16, Requested);
     }
 
     [Fact]
@@ -73,10 +77,21 @@ public sealed class ActivationContractTests
     }
 
     [Fact]
-    public void Check6_layer_must_be_requested()
+    public void Check6_the_hook_must_be_one_the_job_asked_for()
     {
         var e = Violation(7, zeros(30, 16), zeros(15, 16));
-        Assert.Equal(ContractCheck.RequestedLayer, e.Check);
+        Assert.Equal(ContractCheck.RequestedHook, e.Check);
         Assert.Contains("layer 7", e.Message);
+        e = Violation(HookPoint.At(HookKind.MlpOut, 12), zeros(30, 16), zeros(15, 16));
+        Assert.Equal(ContractCheck.RequestedHook, e.Check);
+        Assert.StartsWith("Phase 3 Contract Violation: hook not requested: blocks.12.hook_mlp_out: the job asked for [", e.Message);
+    }
+
+    [Fact]
+    public void Check7_the_width_is_the_one_the_job_expects()
+    {
+        var e = Violation(HookPoint.At(HookKind.MlpOut, 6), zeros(30, 12), zeros(15, 12));
+        Assert.Equal(ContractCheck.ExpectedWidth, e.Check);
+        Assert.EndsWith("blocks.6.hook_mlp_out: 12 values per row, the job expects 16", e.Message);
     }
 }

@@ -16,32 +16,41 @@ public static class EngineReference
 
     /// <summary>Every row of every layer file equals the engine's vector for that row's pair (1e-5), in the manifest's order.</summary>
     public static Manifest AssertFilesMatchEngine(string output, string responsesJsonl, string model, IReadOnlyList<int> layers)
+        => AssertFilesMatchEngine(output, responsesJsonl, model, [.. layers.Select(HookPoint.ResidPost)]);
+
+    /// <summary>
+    /// Every row of every hook's .pt file equals the engine's vector for that row's pair (1e-5), in the manifest's
+    /// order, and the manifest lists exactly these hooks.
+    /// </summary>
+    public static Manifest AssertFilesMatchEngine(string output, string responsesJsonl, string model, IReadOnlyList<HookPoint> hooks, Pooling pooling = Pooling.Mean, BosPolicy policy = BosPolicy.NoBos)
     {
         var manifest = ManifestFile.Read(Path.Combine(output, ManifestFile.FileName));
+        Assert.Equal(hooks.Order().Select(h => h.Name), manifest.Hooks.Select(h => h.Name));
         var questions = File.ReadLines(responsesJsonl)
             .Where(l => l.Trim().Length > 0)
             .Select(l => JsonDocument.Parse(l).RootElement)
             .Where(e => e.GetProperty("variant").GetString() == manifest.Variant)
             .ToDictionary(e => e.GetProperty("pair_id").GetString()!, e => e.GetProperty("question").GetString()!);
-        var settings = new CaptureSettings { Model = model, Layers = layers, Device = ComputeDevice.Cpu };
-        using var engine = ActivationEngine.Load(ModelFolder.Open(model), settings, NullLogger.Instance);
-        var faithful = engine.Capture(manifest.PairIds.Faithful.Select(p => questions[p]).ToList(), settings, 1);
-        var unfaithful = engine.Capture(manifest.PairIds.Unfaithful.Select(p => questions[p]).ToList(), settings, 1);
-        for (var slot = 0; slot < layers.Count; slot++)
+        var spec = new CaptureSpec { Hooks = [.. hooks.Order()], Pooling = pooling, BosPolicy = policy, Device = ComputeDevice.Cpu, Dtype = ComputeDtype.Float32 };
+        using var engine = ActivationEngine.Load(ModelFolder.Open(model), spec, NullLogger.Instance);
+        var faithful = engine.Capture(manifest.PairIds.Faithful.Select(p => questions[p]).ToList(), spec, 1);
+        var unfaithful = engine.Capture(manifest.PairIds.Unfaithful.Select(p => questions[p]).ToList(), spec, 1);
+        foreach (var hook in hooks)
         {
-            var (f, u) = ActivationFileWriter.ReadLayer(Path.Combine(output, ActivationFileWriter.FileNameFor(layers[slot])));
+            var (f, u) = ActivationFileWriter.ReadLayer(Path.Combine(output, ActivationFileWriter.FileNameFor(hook)));
             using (f)
             using (u)
             {
-                Assert.Equal([manifest.PairIds.Faithful.Count, engine.Config.HiddenSize], f.shape.Select(d => (int)d));
-                Assert.Equal([manifest.PairIds.Unfaithful.Count, engine.Config.HiddenSize], u.shape.Select(d => (int)d));
+                var width = faithful[0].Vectors![hook].Length;
+                Assert.Equal([manifest.PairIds.Faithful.Count, width], f.shape.Select(d => (int)d));
+                Assert.Equal([manifest.PairIds.Unfaithful.Count, width], u.shape.Select(d => (int)d));
                 for (var row = 0; row < faithful.Count; row++)
                 {
-                    AssertClose(faithful[row].Vectors![slot], f[row].data<float>().ToArray(), $"layer {layers[slot]} faithful row {row}");
+                    AssertClose(faithful[row].Vectors![hook], f[row].data<float>().ToArray(), $"{hook} faithful row {row}");
                 }
                 for (var row = 0; row < unfaithful.Count; row++)
                 {
-                    AssertClose(unfaithful[row].Vectors![slot], u[row].data<float>().ToArray(), $"layer {layers[slot]} unfaithful row {row}");
+                    AssertClose(unfaithful[row].Vectors![hook], u[row].data<float>().ToArray(), $"{hook} unfaithful row {row}");
                 }
             }
         }

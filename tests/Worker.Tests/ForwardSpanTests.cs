@@ -16,7 +16,7 @@ public class ForwardSpanTests
             ActivityStopped = activity => { lock (spans) { spans.Add(activity); } },
         };
         ActivitySource.AddActivityListener(listener);
-        var settings = Fixtures.Settings();
+        var settings = Fixtures.Spec();
         using var engine = Fixtures.Engine(settings);
         using var parent = new Activity("test").Start();
 

@@ -9,7 +9,7 @@ public class MicroBatchingTests
     [Fact]
     public void Micro_batches_return_each_questions_own_vectors_in_input_order_with_little_padding()
     {
-        var settings = Fixtures.Settings(Pooling.Mean, BosPolicy.NoBos);
+        var settings = Fixtures.Spec(Pooling.Mean, BosPolicy.NoBos);
         using var engine = Fixtures.Engine(settings);
         // Every fixture question twice, shuffled, so lengths (2 to 119 tokens) arrive in no order.
         var random = new Random(7);
@@ -23,9 +23,9 @@ public class MicroBatchingTests
         for (var i = 0; i < questions.Length; i++)
         {
             Assert.Equal(alone[questions[i]].TokenCount, batched[i].TokenCount);
-            for (var slot = 0; slot < Fixtures.Layers.Length; slot++)
+            foreach (var hook in settings.Hooks)
             {
-                Assert.True(ParityTests.MaxDifference(alone[questions[i]].Vectors![slot], batched[i].Vectors![slot]) <= 1e-5, $"question {i}, layer {Fixtures.Layers[slot]}");
+                Assert.True(ParityTests.MaxDifference(alone[questions[i]].Vectors![hook], batched[i].Vectors![hook]) <= 1e-5, $"question {i}, {hook}");
             }
         }
         var batchPadded = engine.PaddedTokens - padded;
@@ -38,10 +38,10 @@ public class MicroBatchingTests
     [Fact]
     public void The_token_budget_bounds_each_forward_pass()
     {
-        var settings = Fixtures.Settings();
+        var settings = Fixtures.Spec();
         using var engine = Fixtures.Engine(settings);
         Assert.Equal(TokenBudgetBatcher.CpuDefaultTokenBudget, engine.TokenBudget);
-        using var small = ActivationEngine.Load(Worker.Loading.ModelFolder.Open(settings.Model), settings, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, tokenBudget: 40);
+        using var small = ActivationEngine.Load(Worker.Loading.ModelFolder.Open(Fixtures.ParityModel), settings, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, tokenBudget: 40);
         Assert.Equal(40, small.TokenBudget);
         // Twelve questions of 17 tokens: two per forward pass under 40 padded tokens.
         small.Capture(Enumerable.Repeat(Fixtures.Questions[0], 12).ToArray(), settings, 32);
@@ -52,8 +52,8 @@ public class MicroBatchingTests
     [Fact]
     public void The_worker_hosts_engine_runs_under_the_workers_token_budget()
     {
-        var settings = Fixtures.Settings();
-        using var host = new EngineHost(Worker.Loading.ModelFolder.Open(settings.Model), Contracts.ComputeDevice.Cpu,
+        var settings = Fixtures.Spec();
+        using var host = new EngineHost(Worker.Loading.ModelFolder.Open(Fixtures.ParityModel), Contracts.ComputeDevice.Cpu,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<EngineHost>.Instance, tokenBudget: 40);
         host.Capture(Enumerable.Repeat(Fixtures.Questions[0], 12).ToArray(), settings, 32);
         Assert.Equal(6, host.ForwardPasses);

@@ -144,11 +144,11 @@ public class ModelFolderTests
     }
 
     [Fact]
-    public void Layers_outside_the_model_are_refused()
+    public void Hooks_outside_the_model_are_refused_before_anything_loads()
     {
-        var error = Assert.Throws<InvalidInputException>(() => Fixtures.Engine(Fixtures.Settings(layers: [6, 28])));
-        Assert.Equal($"--layers: layer 28 is outside the model ({Fixtures.ParityModel} has layers 0..27)", error.Message);
-        error = Assert.Throws<InvalidInputException>(() => Fixtures.Engine(Fixtures.Settings(layers: [])));
-        Assert.Equal("--layers: no layers were asked for", error.Message);
+        var error = Assert.Throws<InvalidInputException>(() => Fixtures.Engine(Fixtures.Spec(layers: [6, 28])));
+        Assert.Equal($"--hooks: blocks.28.hook_resid_post: layer 28 is outside the model ({Fixtures.ParityModel} has layers 0..27)", error.Message);
+        error = Assert.Throws<InvalidInputException>(() => Fixtures.Engine(Fixtures.Spec(layers: [])));
+        Assert.Equal("--hooks: no hooks were asked for", error.Message);
     }
 }

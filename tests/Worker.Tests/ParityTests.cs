@@ -28,7 +28,7 @@ public class ParityTests
     {
         Assert.True(OptionNames.TryParseBosPolicy(policyName, out var policy));
         Assert.True(OptionNames.TryParsePooling(poolingName, out var pooling));
-        var settings = Fixtures.Settings(pooling, policy);
+        var settings = Fixtures.Spec(pooling, policy);
         using var engine = Fixtures.Engine(settings);
 
         var oneByOne = Fixtures.Questions.SelectMany(q => engine.Capture([q], settings, batchSize: 1)).ToArray();
@@ -45,8 +45,8 @@ public class ParityTests
             for (var slot = 0; slot < Fixtures.Layers.Length; slot++)
             {
                 var reference = expected.GetProperty(Fixtures.Layers[slot].ToString()).GetProperty(poolingName).EnumerateArray().Select(e => e.GetSingle()).ToArray();
-                worst = Math.Max(worst, MaxDifference(reference, oneByOne[q].Vectors![slot]));
-                worst = Math.Max(worst, MaxDifference(reference, batched[q].Vectors![slot]));
+                worst = Math.Max(worst, MaxDifference(reference, oneByOne[q].Vectors![HookPoint.ResidPost(Fixtures.Layers[slot])]));
+                worst = Math.Max(worst, MaxDifference(reference, batched[q].Vectors![HookPoint.ResidPost(Fixtures.Layers[slot])]));
             }
         }
         Assert.True(worst <= Tolerance, $"largest difference from the reference {worst:E2} > {Tolerance:E0}");
@@ -58,19 +58,19 @@ public class ParityTests
         var debug = Fixtures.Expected.RootElement.GetProperty("debug");
         var rows = debug.GetProperty("residual").EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetSingle()).ToArray()).ToArray();
         var meanOfRows = Enumerable.Range(0, rows[0].Length).Select(c => rows.Average(r => r[c])).Select(v => (float)v).ToArray();
-        var last = Fixtures.Settings(Pooling.Last, layers: [0]);
-        var mean = Fixtures.Settings(Pooling.Mean, layers: [0]);
+        var last = Fixtures.Spec(Pooling.Last, layers: [0]);
+        var mean = Fixtures.Spec(Pooling.Mean, layers: [0]);
         using var engine = Fixtures.Engine(last);
         Assert.Equal(1, engine.LayerCount);
         Assert.Equal(rows.Length, engine.Tokenize(Fixtures.Questions[0], BosPolicy.NoBos).Length);
-        Assert.True(MaxDifference(rows[^1], engine.Capture([Fixtures.Questions[0]], last, 1)[0].Vectors![0]) <= Tolerance);
-        Assert.True(MaxDifference(meanOfRows, engine.Capture([Fixtures.Questions[0]], mean, 1)[0].Vectors![0]) <= Tolerance);
+        Assert.True(MaxDifference(rows[^1], engine.Capture([Fixtures.Questions[0]], last, 1)[0].Vectors![HookPoint.ResidPost(0)]) <= Tolerance);
+        Assert.True(MaxDifference(meanOfRows, engine.Capture([Fixtures.Questions[0]], mean, 1)[0].Vectors![HookPoint.ResidPost(0)]) <= Tolerance);
     }
 
     [Fact]
     public void A_question_gives_the_same_vectors_whatever_shares_its_batch()
     {
-        var settings = Fixtures.Settings(Pooling.Mean, BosPolicy.Bos);
+        var settings = Fixtures.Spec(Pooling.Mean, BosPolicy.Bos);
         using var engine = Fixtures.Engine(settings);
         var target = Fixtures.Questions[2]; // 15 tokens with BOS: the shortest of the three, so padded
         var alone = engine.Capture([target], settings, 1)[0];
@@ -81,27 +81,27 @@ public class ParityTests
         Assert.Equal(padding + 3, engine.PaddedTokens - engine.RealTokens);
         for (var slot = 0; slot < Fixtures.Layers.Length; slot++)
         {
-            Assert.True(MaxDifference(alone.Vectors![slot], withLonger.Vectors![slot]) <= 1e-5);
+            Assert.True(MaxDifference(alone.Vectors![HookPoint.ResidPost(Fixtures.Layers[slot])], withLonger.Vectors![HookPoint.ResidPost(Fixtures.Layers[slot])]) <= 1e-5);
         }
     }
 
     [Fact]
-    public void One_engine_serves_any_layers_poolings_and_policies_up_to_its_depth()
+    public void One_engine_serves_any_hooks_poolings_and_policies_up_to_its_depth()
     {
-        using var engine = Fixtures.Engine(Fixtures.Settings());
+        using var engine = Fixtures.Engine(Fixtures.Spec());
         Assert.Equal(25, engine.LayerCount);
-        var reordered = Fixtures.Settings(Pooling.Last, BosPolicy.Bos, layers: [24, 6]);
-        var capture = engine.Capture([Fixtures.Questions[1]], reordered, 1)[0];
+        var other = Fixtures.Spec(Pooling.Last, BosPolicy.Bos, layers: [24, 6]);
+        var capture = engine.Capture([Fixtures.Questions[1]], other, 1)[0];
         var expected = Fixtures.Expected.RootElement.GetProperty("questions")[1].GetProperty("pooled").GetProperty("bos");
-        Assert.True(MaxDifference(expected.GetProperty("24").GetProperty("last").EnumerateArray().Select(e => e.GetSingle()).ToArray(), capture.Vectors![0]) <= Tolerance);
-        Assert.True(MaxDifference(expected.GetProperty("6").GetProperty("last").EnumerateArray().Select(e => e.GetSingle()).ToArray(), capture.Vectors![1]) <= Tolerance);
-        Assert.Throws<ArgumentException>(() => engine.Capture([Fixtures.Questions[1]], Fixtures.Settings(layers: [25]), 1));
+        Assert.True(MaxDifference(expected.GetProperty("24").GetProperty("last").EnumerateArray().Select(e => e.GetSingle()).ToArray(), capture.Vectors![HookPoint.ResidPost(24)]) <= Tolerance);
+        Assert.True(MaxDifference(expected.GetProperty("6").GetProperty("last").EnumerateArray().Select(e => e.GetSingle()).ToArray(), capture.Vectors![HookPoint.ResidPost(6)]) <= Tolerance);
+        Assert.Throws<ArgumentException>(() => engine.Capture([Fixtures.Questions[1]], Fixtures.Spec(layers: [25]), 1));
     }
 
     [Fact]
     public void A_question_over_the_token_limit_fails_alone()
     {
-        var settings = Fixtures.Settings() with { MaxTokens = 20 };
+        var settings = Fixtures.Spec() with { MaxTokens = 20 };
         using var engine = Fixtures.Engine(settings);
         var captures = engine.Capture(Fixtures.Questions, settings, 4);
         var tooLong = captures[7];
@@ -115,12 +115,12 @@ public class ParityTests
     public void Wrong_forward_passes_would_fail_this_comparison()
     {
         // The test's own power: the 'bos' vectors are far from the 'no-bos' reference.
-        var settings = Fixtures.Settings(Pooling.Mean, BosPolicy.Bos);
+        var settings = Fixtures.Spec(Pooling.Mean, BosPolicy.Bos);
         using var engine = Fixtures.Engine(settings);
         var capture = engine.Capture([Fixtures.Questions[0]], settings, 1)[0];
         var reference = Fixtures.Expected.RootElement.GetProperty("questions")[0].GetProperty("pooled").GetProperty("no-bos").GetProperty("6").GetProperty("mean")
             .EnumerateArray().Select(e => e.GetSingle()).ToArray();
-        Assert.True(MaxDifference(reference, capture.Vectors![0]) > 1e-2);
+        Assert.True(MaxDifference(reference, capture.Vectors![HookPoint.ResidPost(6)]) > 1e-2);
     }
 
     internal static double MaxDifference(float[] a, float[] b)

@@ -15,7 +15,8 @@ public sealed record CaptureQuestion
     /// <summary>The content fingerprint of the model the job runs: a worker never answers for another model.</summary>
     public required string ModelFingerprint { get; init; }
 
-    public required CaptureSettings Settings { get; init; }
+    /// <summary>What to capture, validated and resolved by the coordinator; the worker validates it again before computing.</summary>
+    public required CaptureSpec Spec { get; init; }
 
     /// <summary>Largest batch the job wants per forward pass; null: the worker's own choice.</summary>
     public int? BatchSize { get; init; }

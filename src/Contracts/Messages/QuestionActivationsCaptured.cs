@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Activations.Contracts.Messages;
 
-/// <summary>A worker's answer for one question: the pooled vector of every requested layer.</summary>
+/// <summary>A worker's answer for one question: the pooled vector of every hook its spec asked for, each under its name.</summary>
 public sealed record QuestionActivationsCaptured
 {
     public required Guid JobId { get; init; }
@@ -13,34 +13,26 @@ public sealed record QuestionActivationsCaptured
 
     public required string ModelFingerprint { get; init; }
 
-    /// <summary>The layers, in the job's order; <see cref="Vectors"/> holds one vector per layer in that order.</summary>
-    public required int[] Layers { get; init; }
-
-    /// <summary>The width of each vector (d_model).</summary>
-    public required int Hidden { get; init; }
-
-    /// <summary>All vectors, float32 little-endian, layer after layer ([layers, hidden]); sent as base64.</summary>
-    public required byte[] Vectors { get; init; }
+    /// <summary>One pooled vector per hook, each named; nothing depends on their order.</summary>
+    public required IReadOnlyList<HookVector> Vectors { get; init; }
 
     public required int TokenCount { get; init; }
 
     /// <summary>The dtype the worker computed in (float32, float16 or bfloat16).</summary>
     public required string Dtype { get; init; }
 
+    /// <summary>The device the worker computed on (cpu, cuda:0).</summary>
+    public required string Device { get; init; }
+
     public required string Worker { get; init; }
+}
 
-    public static byte[] Pack(IReadOnlyList<float[]> vectors)
-    {
-        var hidden = vectors[0].Length;
-        var bytes = new byte[vectors.Count * hidden * sizeof(float)];
-        for (var i = 0; i < vectors.Count; i++)
-        {
-            MemoryMarshal.AsBytes(vectors[i].AsSpan()).CopyTo(bytes.AsSpan(i * hidden * sizeof(float)));
-        }
-        return bytes;
-    }
+/// <summary>One hook's pooled vector: float32 little-endian bytes (sent as base64).</summary>
+public sealed record HookVector(HookPoint Hook, byte[] Values)
+{
+    public int Width => Values.Length / sizeof(float);
 
-    /// <summary>The vector of the layer at <paramref name="slot"/> in <see cref="Layers"/>.</summary>
-    public static float[] Unpack(byte[] vectors, int hidden, int slot)
-        => MemoryMarshal.Cast<byte, float>(vectors.AsSpan(slot * hidden * sizeof(float), hidden * sizeof(float))).ToArray();
+    public static HookVector Pack(HookPoint hook, float[] vector) => new(hook, MemoryMarshal.AsBytes(vector.AsSpan()).ToArray());
+
+    public float[] Unpack() => MemoryMarshal.Cast<byte, float>(Values).ToArray();
 }

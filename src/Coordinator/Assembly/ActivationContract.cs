@@ -1,49 +1,60 @@
+using Activations.Contracts;
 using static TorchSharp.torch;
 
 namespace Activations.Coordinator.Assembly;
 
+/// <summary>A hook the job asked for and the width each of its vectors must have.</summary>
+public sealed record RequestedHook(HookPoint Hook, int Width);
+
 /// <summary>
-/// The seed's ActivationCache checks on one layer's tensors: what the probe-training step relies on.
-/// The layer set is the requested one rather than the seed's fixed [6, 12, 18, 24], since layers are an option here.
+/// The seed's ActivationCache checks on one hook's tensors: what the probe-training step relies on. The seed's
+/// "layer in the requested set" becomes: the hook is one the job asked for, at the width the job expects.
 /// </summary>
 public static class ActivationContract
 {
     /// <summary>Enough rows per class for a train/test split (the seed's minimum).</summary>
     public const int MinRowsPerClass = 10;
 
-    public static void Validate(int layer, Tensor faithful, Tensor unfaithful, IReadOnlyCollection<int> requestedLayers)
+    public static void Validate(HookPoint hook, Tensor faithful, Tensor unfaithful, IReadOnlyCollection<RequestedHook> requested)
     {
         if (faithful.dim() != 2 || unfaithful.dim() != 2)
         {
-            throw new ContractViolationException(ContractCheck.TwoDimensional, layer,
+            throw new ContractViolationException(ContractCheck.TwoDimensional, hook,
                 $"faithful has shape {Shape(faithful)}, unfaithful has shape {Shape(unfaithful)}; expected [n, d_model]");
         }
         if (faithful.shape[0] < MinRowsPerClass)
         {
-            throw new ContractViolationException(ContractCheck.MinFaithfulRows, layer,
+            throw new ContractViolationException(ContractCheck.MinFaithfulRows, hook,
                 $"{faithful.shape[0]} faithful rows, at least {MinRowsPerClass} are required");
         }
         if (unfaithful.shape[0] < MinRowsPerClass)
         {
-            throw new ContractViolationException(ContractCheck.MinUnfaithfulRows, layer,
+            throw new ContractViolationException(ContractCheck.MinUnfaithfulRows, hook,
                 $"{unfaithful.shape[0]} unfaithful rows, at least {MinRowsPerClass} are required");
         }
         if (faithful.shape[1] != unfaithful.shape[1])
         {
-            throw new ContractViolationException(ContractCheck.SameModelDimension, layer,
+            throw new ContractViolationException(ContractCheck.SameModelDimension, hook,
                 $"faithful d_model is {faithful.shape[1]}, unfaithful d_model is {unfaithful.shape[1]}");
         }
         if (!IsAllowed(faithful.dtype) || !IsAllowed(unfaithful.dtype))
         {
-            throw new ContractViolationException(ContractCheck.FloatDtype, layer,
+            throw new ContractViolationException(ContractCheck.FloatDtype, hook,
                 $"faithful is {faithful.dtype}, unfaithful is {unfaithful.dtype}");
         }
-        if (!requestedLayers.Contains(layer))
+        var asked = CheckRequested(hook, requested);
+        if (faithful.shape[1] != asked.Width)
         {
-            throw new ContractViolationException(ContractCheck.RequestedLayer, layer,
-                $"requested layers are [{string.Join(", ", requestedLayers)}]");
+            throw new ContractViolationException(ContractCheck.ExpectedWidth, hook,
+                $"{faithful.shape[1]} values per row, the job expects {asked.Width}");
         }
     }
+
+    /// <summary>The membership check: <paramref name="hook"/> (one the results hold) must be one the job asked for.</summary>
+    public static RequestedHook CheckRequested(HookPoint hook, IReadOnlyCollection<RequestedHook> requested)
+        => requested.FirstOrDefault(r => r.Hook == hook)
+            ?? throw new ContractViolationException(ContractCheck.RequestedHook, hook,
+                $"the job asked for [{string.Join(", ", requested.Select(r => r.Hook))}]");
 
     static bool IsAllowed(ScalarType dtype) => dtype is ScalarType.Float32 or ScalarType.Float16;
 

@@ -10,8 +10,9 @@ using static TorchSharp.torch;
 namespace Activations.Coordinator.Assembly;
 
 /// <summary>
-/// Writes <c>layer_{L}_activations.pt</c>: the dict <c>{'faithful': Tensor, 'unfaithful': Tensor}</c> in torch.save's
-/// zip format, which <c>torch.load(path, weights_only=True)</c> reads. Each file is written atomically.
+/// Writes a hook's file (<c>layer_{L}_activations.pt</c> for blocks.L.hook_resid_post, <c>{hook}_activations.pt</c> for
+/// every other hook): the dict <c>{'faithful': Tensor, 'unfaithful': Tensor}</c> in torch.save's zip format, which
+/// <c>torch.load(path, weights_only=True)</c> reads. Each file is written atomically.
 /// </summary>
 public sealed class ActivationFileWriter
 {
@@ -33,7 +34,9 @@ public sealed class ActivationFileWriter
         _logger = logger ?? NullLogger.Instance;
     }
 
-    public static string FileNameFor(int layer) => $"layer_{layer}_activations.pt";
+    public static string FileNameFor(int layer) => FileNameFor(HookPoint.ResidPost(layer));
+
+    public static string FileNameFor(HookPoint hook) => $"{hook.FileStem}.pt";
 
     /// <summary>
     /// Creates the output folder if missing and proves it can be written, so the CLI fails before hours of compute
@@ -66,11 +69,14 @@ public sealed class ActivationFileWriter
         }
     }
 
-    /// <summary>Writes one layer's file into <paramref name="outDir"/> and returns its path.</summary>
-    public string WriteLayer(string outDir, int layer, Tensor faithful, Tensor unfaithful)
+    /// <summary>Writes blocks.<paramref name="layer"/>.hook_resid_post's file into <paramref name="outDir"/> and returns its path.</summary>
+    public string WriteLayer(string outDir, int layer, Tensor faithful, Tensor unfaithful) => WriteHook(outDir, HookPoint.ResidPost(layer), faithful, unfaithful);
+
+    /// <summary>Writes one hook's .pt file into <paramref name="outDir"/> and returns its path.</summary>
+    public string WriteHook(string outDir, HookPoint hook, Tensor faithful, Tensor unfaithful)
     {
         CheckWritable(outDir);
-        var path = Path.Combine(outDir, FileNameFor(layer));
+        var path = Path.Combine(outDir, FileNameFor(hook));
         using (NewDisposeScope())
         {
             // The pickler writes a tensor's bytes as its whole storage at offset 0, so hand it compact CPU copies.
@@ -88,7 +94,17 @@ public sealed class ActivationFileWriter
 
     static Tensor Compact(Tensor tensor) => tensor.detach().cpu().contiguous().clone();
 
-    /// <summary>Reads a layer file back (for checks and tests); the caller disposes the tensors.</summary>
+    /// <summary>Writes one hook's .safetensors file (tensors faithful and unfaithful, <paramref name="metadata"/> in the header) and returns its path.</summary>
+    public string WriteSafetensors(string outDir, HookPoint hook, Tensor faithful, Tensor unfaithful, IReadOnlyDictionary<string, string> metadata)
+    {
+        CheckWritable(outDir);
+        var path = Path.Combine(outDir, $"{hook.FileStem}.safetensors");
+        SafetensorsFileWriter.Write(path, [(FaithfulKey, faithful), (UnfaithfulKey, unfaithful)], metadata);
+        _logger.LogInformation("Wrote {ActivationFile}", path);
+        return path;
+    }
+
+    /// <summary>Reads a .pt file back (for checks and tests); the caller disposes the tensors.</summary>
     public static (Tensor Faithful, Tensor Unfaithful) ReadLayer(string path)
     {
         var state = PyTorchUnpickler.UnpickleStateDict(path);

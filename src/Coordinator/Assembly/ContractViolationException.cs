@@ -1,6 +1,8 @@
+using Activations.Contracts;
+
 namespace Activations.Coordinator.Assembly;
 
-/// <summary>The six checks of the seed's ActivationCache contract, in the order they run.</summary>
+/// <summary>The seed's six ActivationCache checks, in the order they run, then the hook checks this project adds.</summary>
 public enum ContractCheck
 {
     TwoDimensional,
@@ -8,18 +10,27 @@ public enum ContractCheck
     MinUnfaithfulRows,
     SameModelDimension,
     FloatDtype,
-    RequestedLayer,
+    /// <summary>The results hold a hook the job did not ask for (the seed's "layer in the requested set").</summary>
+    RequestedHook,
+    /// <summary>A hook the job asked for is missing from a result.</summary>
+    MissingHook,
+    /// <summary>A hook's vectors are not as wide as the job expects from the model (hidden_size, or n_heads * d_head for hook_z).</summary>
+    ExpectedWidth,
 }
 
-/// <summary>A layer's tensors break the activation contract; raised before anything is written.</summary>
-public sealed class ContractViolationException(ContractCheck check, int layer, string detail)
-    : Exception($"{MessagePrefix}{CheckName(check)}: layer {layer}: {detail}")
+/// <summary>A hook's tensors break the activation contract; raised before anything is written.</summary>
+public sealed class ContractViolationException(ContractCheck check, HookPoint hook, string detail)
+    : Exception($"{MessagePrefix}{CheckName(check)}: {Where(hook)}: {detail}")
 {
     /// <summary>The seed's wording, kept so logs and scripts that grep for it still match.</summary>
     public const string MessagePrefix = "Phase 3 Contract Violation: ";
 
     public ContractCheck Check { get; } = check;
-    public int Layer { get; } = layer;
+
+    public HookPoint Hook { get; } = hook;
+
+    /// <summary>blocks.L.hook_resid_post is named as the seed names it ("layer L"); every other hook by its name.</summary>
+    static string Where(HookPoint hook) => hook.Kind == HookKind.ResidPost ? $"layer {hook.Layer}" : hook.Name;
 
     public static string CheckName(ContractCheck check) => check switch
     {
@@ -28,7 +39,9 @@ public sealed class ContractViolationException(ContractCheck check, int layer, s
         ContractCheck.MinUnfaithfulRows => "too few unfaithful samples",
         ContractCheck.SameModelDimension => "d_model mismatch",
         ContractCheck.FloatDtype => "dtype must be float32 or float16",
-        ContractCheck.RequestedLayer => "layer not requested",
+        ContractCheck.RequestedHook => "hook not requested",
+        ContractCheck.MissingHook => "hook missing from a result",
+        ContractCheck.ExpectedWidth => "width differs from the model's",
         _ => throw new ArgumentOutOfRangeException(nameof(check)),
     };
 }

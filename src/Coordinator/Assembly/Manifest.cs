@@ -6,7 +6,26 @@ using Activations.ServiceDefaults;
 
 namespace Activations.Coordinator.Assembly;
 
-public sealed record ManifestModel(string Id, string? Revision);
+/// <param name="Id">the model as given (a folder or a Hub id)</param>
+/// <param name="Revision">the revision asked for, if any</param>
+/// <param name="ResolvedCommit">the Hub commit the model came from, where the Hub gave one</param>
+/// <param name="Fingerprint">the content fingerprint of config, weight headers and weight samples</param>
+public sealed record ManifestModel(string Id, string? Revision, string? ResolvedCommit, string Fingerprint);
+
+/// <summary>A hook that was captured: its TransformerLens name, the width of each row, and the files holding it.</summary>
+public sealed record ManifestHook(string Name, int Width, IReadOnlyList<string> Files);
+
+/// <summary>A worker that answered: its name, the device it computed on (cpu, cuda:0), its compute dtype, how many questions.</summary>
+public sealed record ManifestWorker(string Name, string Device, string ComputeDtype, int Questions);
+
+public sealed record ManifestCaps(int MaxFaithful, int MaxUnfaithful);
+
+public sealed record ManifestInput(string Path, string Sha256);
+
+public sealed record ManifestInputs(ManifestInput Scores, ManifestInput Responses);
+
+/// <summary>A pair of the scores that has no row in the tensors, and why.</summary>
+public sealed record ManifestLeftOut(string PairId, string Reason);
 
 /// <summary>Each class's pair ids in the row order of the tensors.</summary>
 public sealed record ManifestPairs(IReadOnlyList<string> Faithful, IReadOnlyList<string> Unfaithful);
@@ -14,59 +33,44 @@ public sealed record ManifestPairs(IReadOnlyList<string> Faithful, IReadOnlyList
 public sealed record ManifestTimings(DateTimeOffset Started, DateTimeOffset Finished, double Seconds);
 
 /// <summary>
-/// manifest.json: what the layer files hold and how they were made, enough to tie a row back to its pair and to
-/// rerun the capture the same way. Written last, so its presence marks a complete output folder.
+/// manifest.json: what actually ran and what the files hold, enough to tie a row back to its pair and to rerun the
+/// capture the same way. Written last, so its presence marks a complete output folder.
 /// </summary>
 public sealed record Manifest
 {
     public required string ToolVersion { get; init; }
     public required ManifestModel Model { get; init; }
+    /// <summary>Every hook captured, in order (layer, then forward order).</summary>
+    public required IReadOnlyList<ManifestHook> Hooks { get; init; }
+    /// <summary>The layers L of the blocks.L.hook_resid_post hooks (the layer_{L}_activations files).</summary>
     public required IReadOnlyList<int> Layers { get; init; }
     public required string Pooling { get; init; }
     public required string BosPolicy { get; init; }
+    public int? MaxTokens { get; init; }
     /// <summary>The element type in the files.</summary>
     public required string Dtype { get; init; }
     /// <summary>The dtype the model ran in (bfloat16 runs are saved as float32).</summary>
     public required string ComputeDtype { get; init; }
+    /// <summary>The device kind the job was resolved for (cpu or cuda); each worker's own device is in <see cref="Workers"/>.</summary>
     public required string Device { get; init; }
+    public required IReadOnlyList<ManifestWorker> Workers { get; init; }
     public required string Variant { get; init; }
+    public required ManifestCaps Caps { get; init; }
+    public required ManifestInputs Inputs { get; init; }
     public required ManifestPairs PairIds { get; init; }
+    public required IReadOnlyList<ManifestLeftOut> LeftOut { get; init; }
     /// <summary>Model input length of each question, by pair id.</summary>
     public required IReadOnlyDictionary<string, int> TokenCounts { get; init; }
     public required ManifestTimings Timings { get; init; }
     public required IReadOnlyList<string> Files { get; init; }
 
-    /// <summary>Fills the manifest from the job's settings with the device and dtype as resolved at run time.</summary>
-    public static Manifest Create(
-        CaptureSettings settings,
-        ComputeDevice resolvedDevice,
-        ComputeDtype resolvedComputeDtype,
-        string variant,
-        IReadOnlyList<string> faithfulPairIds,
-        IReadOnlyList<string> unfaithfulPairIds,
-        IReadOnlyDictionary<string, int> tokenCounts,
-        DateTimeOffset started,
-        DateTimeOffset finished) => new()
-    {
-        ToolVersion = ToolVersionOf(typeof(Manifest).Assembly),
-        Model = new ManifestModel(settings.Model, settings.Revision),
-        Layers = settings.Layers,
-        Pooling = OptionNames.Of(settings.Pooling),
-        BosPolicy = OptionNames.Of(settings.BosPolicy),
-        Dtype = ActivationDtypes.ForCompute(resolvedComputeDtype).Name(),
-        ComputeDtype = OptionNames.Of(resolvedComputeDtype),
-        Device = OptionNames.Of(resolvedDevice),
-        Variant = variant,
-        PairIds = new ManifestPairs(faithfulPairIds, unfaithfulPairIds),
-        TokenCounts = tokenCounts,
-        Timings = new ManifestTimings(started, finished, Math.Round((finished - started).TotalSeconds, 3)),
-        Files = settings.Layers.Select(ActivationFileWriter.FileNameFor).ToList(),
-    };
-
     public static string ToolVersionOf(System.Reflection.Assembly assembly) =>
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? assembly.GetName().Version?.ToString()
         ?? "unknown";
+
+    /// <summary>This tool's version, as the manifest records it.</summary>
+    public static string CurrentToolVersion => ToolVersionOf(typeof(Manifest).Assembly);
 }
 
 public static class ManifestFile

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Activations.Contracts;
 using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Jobs;
 using Activations.Coordinator.Store;
@@ -20,7 +21,7 @@ public static class CoordinatorCommands
     public static RootCommand Build(Action<ILoggingBuilder>? configureLogging = null)
     {
         configureLogging ??= l => ConsoleHost.ConfigureLogging(l);
-        var root = new RootCommand("Activations coordinator: captures a Qwen2 model's residual stream per question, pooled, into per-layer .pt files.");
+        var root = new RootCommand("Activations coordinator: captures a Qwen2 model's TransformerLens hook points per question, pooled, into per-hook .pt files.");
         root.Subcommands.Add(RunCommand(configureLogging));
         root.Subcommands.Add(StatusCommand(configureLogging));
         return root;
@@ -31,9 +32,11 @@ public static class CoordinatorCommands
         var scores = new Option<string>("--scores") { Description = "faithfulness_scores.csv: a header with pair_id and is_faithful (True/False, true/false, 1/0)", Required = true };
         var responses = new Option<string>("--responses") { Description = "model responses JSONL: one object per line with pair_id, variant (q1/q2) and question", Required = true };
         var model = new Option<string>("--model") { Description = "A local Hugging Face model folder, or a Hub id (org/name) resolved through the Hugging Face cache", Required = true };
-        var output = new Option<string>("--out") { Description = "Output folder for layer_{L}_activations.pt and manifest.json", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder for layer_{L}_activations.pt (blocks.L.hook_resid_post), {hook}_activations.pt (other hooks) and manifest.json", Required = true };
         var revision = new Option<string?>("--revision") { Description = "Hub revision: branch, tag or commit (default: main)" };
-        var layers = new Option<string>("--layers") { Description = "Decoder layers to capture (blocks.L.hook_resid_post), comma-separated", DefaultValueFactory = _ => "6,12,18,24" };
+        var layers = new Option<string?>("--layers") { Description = "Decoder layers L whose output blocks.L.hook_resid_post is captured, comma-separated (with neither --layers nor --hooks: 6,12,18,24)" };
+        var hooks = new Option<string?>("--hooks") { Description = HookSelection.Help + "; with --layers, both are captured" };
+        var format = new Option<string>("--format") { Description = "pt, or pt,safetensors to also write each hook as {name}.safetensors", DefaultValueFactory = _ => "pt" };
         var maxFaithful = new Option<int>("--max-faithful") { Description = "Use at most this many faithful pairs (the first in CSV order)", DefaultValueFactory = _ => 30 };
         var maxUnfaithful = new Option<int>("--max-unfaithful") { Description = "Use at most this many unfaithful pairs (the first in CSV order)", DefaultValueFactory = _ => 20 };
         var variant = new Option<string>("--variant") { Description = "Which question of each pair to run: q1 or q2", DefaultValueFactory = _ => "q1" };
@@ -49,7 +52,7 @@ public static class CoordinatorCommands
         var localWorker = new Option<bool>("--local-worker") { Description = "With --rabbitmq: also run a worker in this process" };
         var command = new Command("run", "Run (or resume) a capture job. Without --rabbitmq everything runs in this process.")
         {
-            scores, responses, model, output, revision, layers, maxFaithful, maxUnfaithful, variant, pooling, prependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, postgres, localWorker,
+            scores, responses, model, output, revision, layers, hooks, format, maxFaithful, maxUnfaithful, variant, pooling, prependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, postgres, localWorker,
         };
         command.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         {
@@ -60,7 +63,9 @@ public static class CoordinatorCommands
                 Model = parse.GetValue(model)!,
                 Out = parse.GetValue(output)!,
                 Revision = parse.GetValue(revision),
-                Layers = parse.GetValue(layers)!,
+                Layers = parse.GetValue(layers),
+                Hooks = parse.GetValue(hooks),
+                Format = parse.GetValue(format)!,
                 MaxFaithful = parse.GetValue(maxFaithful),
                 MaxUnfaithful = parse.GetValue(maxUnfaithful),
                 Variant = parse.GetValue(variant)!,

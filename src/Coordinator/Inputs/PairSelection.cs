@@ -6,11 +6,20 @@ namespace Activations.Coordinator.Inputs;
 /// <summary>A pair chosen for capture and the question text that will be run through the model.</summary>
 public sealed record SelectedPair(string PairId, string Question);
 
-/// <summary>The pairs to capture, per class, in the order of the scores CSV; the row order of the output tensors.</summary>
+/// <summary>A pair with a response that a cap left out.</summary>
+public sealed record CappedPair(string PairId, bool Faithful);
+
+/// <summary>
+/// The pairs to capture, per class, in the order of the scores CSV (the row order of the output tensors); the pairs
+/// without a response for the variant; and those with one that the caps left out.
+/// </summary>
 public sealed record SelectedPairs(
     IReadOnlyList<SelectedPair> Faithful,
     IReadOnlyList<SelectedPair> Unfaithful,
-    IReadOnlyList<string> WithoutResponse);
+    IReadOnlyList<string> WithoutResponse)
+{
+    public IReadOnlyList<CappedPair> OverCap { get; init; } = [];
+}
 
 /// <summary>How many pairs of each class to keep and which question variant to run.</summary>
 public sealed record SelectionLimits
@@ -74,7 +83,11 @@ public static class PairSelection
         logger.LogInformation("Using {UsedUnfaithfulCount} unfaithful pairs (capped at max_unfaithful={MaxUnfaithful})",
             usedUnfaithful.Count, limits.MaxUnfaithful);
 
-        return new SelectedPairs(usedFaithful, usedUnfaithful, withoutResponse);
+        return new SelectedPairs(usedFaithful, usedUnfaithful, withoutResponse)
+        {
+            OverCap = [.. faithful.Skip(limits.MaxFaithful).Select(p => new CappedPair(p.PairId, true)),
+                .. unfaithful.Skip(limits.MaxUnfaithful).Select(p => new CappedPair(p.PairId, false))],
+        };
     }
 
     static void Validate(SelectionLimits limits)

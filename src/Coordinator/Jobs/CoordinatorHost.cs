@@ -23,13 +23,14 @@ public static class CoordinatorHost
         var builder = Host.CreateApplicationBuilder();
         configureLogging(builder.Logging);
         var services = builder.Services;
-        services.AddSingleton(new ModelRequest(run.Settings.Model, run.Settings.Revision));
+        services.AddSingleton(run.Model);
         services.AddSingleton(HubOptions.FromEnvironment());
         services.AddSingleton<ModelResolver>();
         services.AddStore(run.Postgres is null ? StoreConnection.EmbeddedIn(run.Out) : StoreConnection.Postgres(run.Postgres));
         if (run.RunsLocalWorker)
         {
-            services.AddEngineHost(run.Settings.Device);
+            // The device as asked: the engine host resolves auto here, as the job's spec does (a local worker is on this machine).
+            services.AddEngineHost(run.Capture.Device);
             services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
         }
         services.AddMassTransit(x =>

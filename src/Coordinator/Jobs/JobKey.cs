@@ -7,22 +7,27 @@ using Activations.Coordinator.Store;
 namespace Activations.Coordinator.Jobs;
 
 /// <summary>
-/// The identity of a job: everything that decides its output (the model's content, the settings that change
-/// vectors, the questions in order). Rerunning `run` with the same inputs and options finds the same job and
+/// The identity of a job: everything that decides its output (the model's content, the capture spec with its
+/// resolved device kind and compute dtype, the questions in order): asking for another dtype is another job. Rerunning `run` with the same inputs and options finds the same job and
 /// resumes it; changing any of them starts a new one.
 /// </summary>
 public static class JobKey
 {
-    public static string Compute(CaptureSettings settings, string modelFingerprint, IEnumerable<QuestionRecord> questions)
+    public static string Compute(CaptureSpec spec, string modelFingerprint, IEnumerable<QuestionRecord> questions)
     {
+        if (!spec.IsResolved)
+        {
+            throw new ArgumentException("a job key needs the resolved device kind and dtype", nameof(spec));
+        }
         var identity = new
         {
             model = modelFingerprint,
-            layers = settings.Layers,
-            pooling = OptionNames.Of(settings.Pooling),
-            bos = OptionNames.Of(settings.BosPolicy),
-            dtype = OptionNames.Of(settings.Dtype),
-            max_tokens = settings.MaxTokens,
+            hooks = spec.Hooks.Select(h => h.Name),
+            pooling = OptionNames.Of(spec.Pooling),
+            bos = OptionNames.Of(spec.BosPolicy),
+            device = OptionNames.Of(spec.Device),
+            dtype = OptionNames.Of(spec.Dtype),
+            max_tokens = spec.MaxTokens,
             questions = questions.Select(q => new[] { q.Label, q.PairId, q.Text }),
         };
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(identity))));

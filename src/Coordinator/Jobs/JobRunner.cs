@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using Activations.Contracts;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Assembly;
@@ -32,7 +34,6 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
     public async Task<JobOutcome> RunAsync(ValidatedRun run, CancellationToken cancellation)
     {
         var started = DateTimeOffset.UtcNow;
-        var settings = run.Settings;
         // The root of the job's one trace: publishes, workers' consumes and forwards, and recording hang under it.
         using var jobSpan = ActivationsTelemetry.Source.StartActivity("job", ActivityKind.Internal);
 
@@ -45,7 +46,10 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             selection = PairSelection.Select(scores, responses, run.Limits, logger);
         }
         var (folder, fingerprint) = await models.ResolveAsync(cancellation);
-        ActivationEngine.ValidateLayers(settings.Layers, folder.Config, folder.Path);
+        // The device kind and dtype are resolved here, once: they are part of the job's key, so a resumed job never
+        // mixes dtypes, and a worker on another kind of device refuses the job rather than answer it differently.
+        var (deviceKind, dtype) = ComputeTarget.ResolveKind(run.Capture.Device, run.Capture.Dtype, logger, onThisMachine: run.RunsLocalWorker);
+        var spec = run.Capture.SpecFor(folder.Config.NumHiddenLayers, folder.Path, deviceKind, dtype);
         ActivationFileWriter.CheckWritable(run.Out);
 
         logger.LogInformation("Store: {Store}; broker: {Broker}", store.Connection, run.Broker?.ToString() ?? "in memory");
@@ -54,8 +58,8 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         var job = new JobRecord
         {
             Id = Guid.NewGuid(),
-            Key = JobKey.Compute(settings, fingerprint, questions),
-            SettingsJson = System.Text.Json.JsonSerializer.Serialize(settings),
+            Key = JobKey.Compute(spec, fingerprint, questions),
+            SettingsJson = System.Text.Json.JsonSerializer.Serialize(spec),
             ModelFingerprint = fingerprint,
             OutputDirectory = Path.GetFullPath(run.Out),
             QuestionCount = questions.Count,
@@ -66,13 +70,20 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         {
             q.JobId = job.Id;
         }
-        (job, var resumed) = await store.FindOrCreateJobAsync(job, questions, cancellation);
+        // The width each hook's vectors must have: hidden_size, or n_heads * head_dim for attn.hook_z.
+        var hookWidths = spec.Hooks.Select(h => new JobHookRecord
+        {
+            Hook = h.Name,
+            Width = h.Width(folder.Config.HiddenSize, folder.Config.NumAttentionHeads * folder.Config.HeadDim),
+        }).ToList();
+        (job, var resumed) = await store.FindOrCreateJobAsync(job, hookWidths, questions, cancellation);
         jobSpan?.SetTag("activations.job_id", job.Id);
         jobSpan?.SetTag("activations.questions", job.QuestionCount);
-        logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), layers {Layers}, pooling {Pooling}, {Bos}",
-            resumed ? "Resuming" : "Created", job.Id, job.QuestionCount, folder.Path, fingerprint, string.Join(",", settings.Layers), OptionNames.Of(settings.Pooling), OptionNames.Of(settings.BosPolicy));
+        logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), hooks {Hooks}, pooling {Pooling}, {Bos}, {Dtype} on {Device}",
+            resumed ? "Resuming" : "Created", job.Id, job.QuestionCount, folder.Path, fingerprint, string.Join(",", spec.Hooks), OptionNames.Of(spec.Pooling),
+            OptionNames.Of(spec.BosPolicy), OptionNames.Of(spec.Dtype), OptionNames.Of(spec.Device));
 
-        var (published, captureTime) = await CaptureMissingAsync(run, store, job, resumed, folder, fingerprint, cancellation);
+        var (published, captureTime) = await CaptureMissingAsync(run, spec, store, job, resumed, folder, fingerprint, cancellation);
 
         var failures = await store.FailuresAsync(job.Id, cancellation);
         if (failures.Count > 0 && run.OnFailure == FailurePolicy.Fail)
@@ -81,7 +92,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             await store.SetStatusAsync(job.Id, JobStatus.Failed, named, cancellation);
             throw new JobFailedException($"{failures.Count} question(s) could not be captured, so no file was written: {named}. Fix or remove them, or rerun with --on-failure drop to leave them out.");
         }
-        var files = await AssembleAsync(run, store, job, failures, started, cancellation);
+        var files = await AssembleAsync(new AssemblyContext(run, spec, folder.Path, fingerprint, selection, started), store, job, failures, cancellation);
         await store.SetStatusAsync(job.Id, JobStatus.Completed, null, cancellation);
         return new JobOutcome(job.Id, resumed, files, published, captureTime, failures);
     }
@@ -100,7 +111,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
     }
 
     /// <summary>Starts the bus (and the local worker), publishes what has no result yet, and waits until every question is in.</summary>
-    async Task<(int Published, TimeSpan CaptureTime)> CaptureMissingAsync(ValidatedRun run, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
+    async Task<(int Published, TimeSpan CaptureTime)> CaptureMissingAsync(ValidatedRun run, CaptureSpec spec, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
     {
         // Started once the job is in the store, and returns once the result consumers are receiving: a resumed
         // run's backlog drain counts on it.
@@ -129,7 +140,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
                     PairId = q.PairId,
                     Text = q.Text,
                     ModelFingerprint = fingerprint,
-                    Settings = run.Settings,
+                    Spec = spec,
                     BatchSize = run.BatchSize,
                 }), cancellation);
             }
@@ -178,8 +189,12 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
     static readonly TimeSpan BacklogQuiet = TimeSpan.FromSeconds(2);
     static readonly TimeSpan BacklogLimit = TimeSpan.FromSeconds(30);
 
-    async Task<IReadOnlyList<string>> AssembleAsync(ValidatedRun run, JobStore store, JobRecord job, IReadOnlyList<QuestionFailureRecord> failures, DateTimeOffset started, CancellationToken cancellation)
+    /// <summary>What assembly needs from the run beyond the store: the spec, the model, the selection, the start time.</summary>
+    sealed record AssemblyContext(ValidatedRun Run, CaptureSpec Spec, string ModelFolder, string Fingerprint, SelectedPairs Selection, DateTimeOffset Started);
+
+    async Task<IReadOnlyList<string>> AssembleAsync(AssemblyContext context, JobStore store, JobRecord job, IReadOnlyList<QuestionFailureRecord> failures, CancellationToken cancellation)
     {
+        var (run, spec) = (context.Run, context.Spec);
         var clock = Stopwatch.StartNew();
         using var span = ActivationsTelemetry.Source.StartActivity("assemble");
         var questions = await store.QuestionsAsync(job.Id, cancellation);
@@ -190,33 +205,94 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             logger.LogWarning("Leaving out {Count} question(s) that could not be captured: {Pairs}", dropped.Count, NameFailures(questions, failures));
         }
         var kept = questions.Where(q => !dropped.Contains(q.QuestionIndex)).ToList();
-        var layers = run.Settings.Layers;
+        var pairOf = kept.ToDictionary(q => q.QuestionIndex, q => q.PairId);
+        // Every vector under the hook it was stored with; what the results hold is checked against what the job asked for.
         var vectors = new PooledVectorTable();
-        var tokenCounts = new Dictionary<string, int>();
-        foreach (var question in kept)
+        foreach (var vector in await store.VectorsAsync(job.Id, cancellation))
         {
-            var result = results[question.QuestionIndex];
-            for (var slot = 0; slot < layers.Count; slot++)
+            if (pairOf.TryGetValue(vector.QuestionIndex, out var pairId))
             {
-                vectors.Add(question.PairId, layers[slot], QuestionActivationsCaptured.Unpack(result.Vectors, result.Hidden, slot));
+                // Names were checked as the messages were read (HookPoint's JSON converter).
+                vectors.Add(pairId, HookPoint.Parse(vector.Hook), MemoryMarshal.Cast<byte, float>(vector.Values).ToArray());
             }
-            tokenCounts[question.PairId] = result.TokenCount;
         }
-        var computeDtypes = kept.Select(q => results[q.QuestionIndex].Dtype).Distinct().ToList();
-        var computeDtype = computeDtypes.Count == 1 && OptionNames.TryParseDtype(computeDtypes[0], out var single) ? single : ComputeDtype.Float32;
+        var tokenCounts = kept.ToDictionary(q => q.PairId, q => results[q.QuestionIndex].TokenCount);
+        var requested = (await store.JobHooksAsync(job.Id, cancellation))
+            .Select(h => new RequestedHook(HookPoint.Parse(h.Hook), h.Width)).OrderBy(r => r.Hook).ToList();
         var request = new AssemblyRequest(
-            layers,
+            requested,
             kept.Where(q => q.Label == "faithful").OrderBy(q => q.Row).Select(q => q.PairId).ToList(),
             kept.Where(q => q.Label == "unfaithful").OrderBy(q => q.Row).Select(q => q.PairId).ToList(),
             vectors,
-            ActivationDtypes.ForCompute(computeDtype));
+            ActivationDtypes.ForCompute(spec.Dtype))
+        {
+            Formats = run.Formats,
+            Metadata = new Dictionary<string, string>
+            {
+                ["pooling"] = OptionNames.Of(spec.Pooling),
+                ["bos_policy"] = OptionNames.Of(spec.BosPolicy),
+                ["model"] = run.Model.Model,
+                ["model_fingerprint"] = context.Fingerprint,
+                ["compute_dtype"] = OptionNames.Of(spec.Dtype),
+            },
+        };
+        var workers = kept.GroupBy(q => results[q.QuestionIndex].Worker)
+            .Select(g => new ManifestWorker(g.Key, results[g.First().QuestionIndex].Device, results[g.First().QuestionIndex].Dtype, g.Count()))
+            .OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
         var assembler = new ActivationAssembler(new ActivationFileWriter(loggers.CreateLogger<ActivationFileWriter>()), loggers.CreateLogger<ActivationAssembler>());
-        var files = assembler.AssembleAndWrite(request, run.Out, () => Manifest.Create(
-            run.Settings, run.Settings.Device, computeDtype, run.Limits.Variant,
-            request.FaithfulPairIds, request.UnfaithfulPairIds, tokenCounts, started, DateTimeOffset.UtcNow));
-        logger.LogInformation("Wrote {Count} files to {Out} in {Seconds:F1} s: {Faithful} faithful and {Unfaithful} unfaithful rows per layer, {Dtype}",
+        var files = assembler.AssembleAndWrite(request, run.Out, () => new Manifest
+        {
+            ToolVersion = Manifest.CurrentToolVersion,
+            Model = new ManifestModel(run.Model.Model, run.Model.Revision, HubCommitOf(context.ModelFolder), context.Fingerprint),
+            Hooks = [.. requested.Select(r => new ManifestHook(r.Hook.Name, r.Width, [.. OutputFormatNames.Extensions(run.Formats).Select(e => r.Hook.FileStem + e)]))],
+            Layers = [.. requested.Where(r => r.Hook.Kind == HookKind.ResidPost).Select(r => r.Hook.Layer)],
+            Pooling = OptionNames.Of(spec.Pooling),
+            BosPolicy = OptionNames.Of(spec.BosPolicy),
+            MaxTokens = spec.MaxTokens,
+            Dtype = request.Dtype.Name(),
+            ComputeDtype = OptionNames.Of(spec.Dtype),
+            Device = OptionNames.Of(spec.Device),
+            Workers = workers,
+            Variant = run.Limits.Variant,
+            Caps = new ManifestCaps(run.Limits.MaxFaithful, run.Limits.MaxUnfaithful),
+            Inputs = new ManifestInputs(InputOf(run.Scores), InputOf(run.Responses)),
+            PairIds = new ManifestPairs(request.FaithfulPairIds, request.UnfaithfulPairIds),
+            LeftOut = LeftOut(context.Selection, run.Limits, questions, failures),
+            TokenCounts = tokenCounts,
+            Timings = new ManifestTimings(context.Started, DateTimeOffset.UtcNow, Math.Round((DateTimeOffset.UtcNow - context.Started).TotalSeconds, 3)),
+            Files = [.. requested.SelectMany(r => OutputFormatNames.Extensions(run.Formats).Select(e => r.Hook.FileStem + e))],
+        });
+        logger.LogInformation("Wrote {Count} files to {Out} in {Seconds:F1} s: {Faithful} faithful and {Unfaithful} unfaithful rows per hook, {Dtype}",
             files.Count, run.Out, clock.Elapsed.TotalSeconds, request.FaithfulPairIds.Count, request.UnfaithfulPairIds.Count, request.Dtype.Name());
         return files;
+    }
+
+    /// <summary>The pairs of the scores with no row, and why: no response for the variant, over a cap, or failed under --on-failure drop.</summary>
+    static List<ManifestLeftOut> LeftOut(SelectedPairs selection, SelectionLimits limits, IReadOnlyList<QuestionRecord> questions, IReadOnlyList<QuestionFailureRecord> failures)
+    {
+        var leftOut = selection.WithoutResponse.Select(p => new ManifestLeftOut(p, $"no {limits.Variant} response")).ToList();
+        leftOut.AddRange(selection.OverCap.Select(p => new ManifestLeftOut(p.PairId, p.Faithful
+            ? $"over the cap (max_faithful={limits.MaxFaithful})"
+            : $"over the cap (max_unfaithful={limits.MaxUnfaithful})")));
+        var pairs = questions.ToDictionary(q => q.QuestionIndex, q => q.PairId);
+        leftOut.AddRange(failures.Select(f => new ManifestLeftOut(pairs[f.QuestionIndex], $"could not be captured: {f.Reason}")));
+        return leftOut;
+    }
+
+    static ManifestInput InputOf(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return new ManifestInput(Path.GetFullPath(path), Convert.ToHexStringLower(SHA256.HashData(stream)));
+    }
+
+    /// <summary>The commit of a Hub cache snapshot folder (…/snapshots/{40-hex commit}); null for any other folder.</summary>
+    internal static string? HubCommitOf(string folder)
+    {
+        var full = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
+        var name = Path.GetFileName(full);
+        return Path.GetFileName(Path.GetDirectoryName(full)) == "snapshots" && name.Length == 40 && name.All(char.IsAsciiHexDigitLower)
+            ? name
+            : null;
     }
 
     static string NameFailures(IReadOnlyList<QuestionRecord> questions, IReadOnlyList<QuestionFailureRecord> failures)

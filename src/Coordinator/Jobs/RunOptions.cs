@@ -1,5 +1,7 @@
 using Activations.Contracts;
+using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Inputs;
+using Activations.Worker.Loading;
 using Activations.ServiceDefaults;
 using Activations.Worker.Capture;
 
@@ -22,7 +24,11 @@ public sealed record RunOptions
     public required string Model { get; init; }
     public required string Out { get; init; }
     public string? Revision { get; init; }
-    public string Layers { get; init; } = string.Join(",", CaptureSettings.DefaultLayers);
+    /// <summary>--layers as typed; null: not given.</summary>
+    public string? Layers { get; init; }
+    /// <summary>--hooks as typed; null: not given.</summary>
+    public string? Hooks { get; init; }
+    public string Format { get; init; } = "pt";
     public int MaxFaithful { get; init; } = SelectionLimits.DefaultMaxFaithful;
     public int MaxUnfaithful { get; init; } = SelectionLimits.DefaultMaxUnfaithful;
     public string Variant { get; init; } = SelectionLimits.DefaultVariant;
@@ -38,9 +44,32 @@ public sealed record RunOptions
     public string OnFailure { get; init; } = "fail";
 }
 
+/// <summary>
+/// What the capture asks for before the model is known: the hooks as read from --hooks/--layers, and the options that
+/// go into the <see cref="CaptureSpec"/> once the model's depth and the device are known (see <see cref="SpecFor"/>).
+/// </summary>
+public sealed record CaptureRequest(HookSelection Hooks, Pooling Pooling, BosPolicy BosPolicy, int? MaxTokens, ComputeDevice Device, ComputeDtype Dtype)
+{
+    /// <summary>
+    /// The job's capture spec for a model of <paramref name="layerCount"/> layers (<paramref name="source"/>), with
+    /// the device kind and dtype as resolved; validated by <see cref="CaptureSpec.Validate"/>, the one place.
+    /// </summary>
+    public CaptureSpec SpecFor(int layerCount, string source, ComputeDevice resolvedDevice, ComputeDtype resolvedDtype) => new CaptureSpec
+    {
+        Hooks = Hooks.Resolve(layerCount, source),
+        Pooling = Pooling,
+        BosPolicy = BosPolicy,
+        MaxTokens = MaxTokens,
+        Device = resolvedDevice,
+        Dtype = resolvedDtype,
+    }.Validate(layerCount, source);
+}
+
 /// <summary>A run whose every parameter has been checked; built only by <see cref="Validate"/>.</summary>
 public sealed record ValidatedRun(
-    CaptureSettings Settings,
+    ModelRequest Model,
+    CaptureRequest Capture,
+    OutputFormats Formats,
     SelectionLimits Limits,
     string Scores,
     string Responses,
@@ -57,7 +86,8 @@ public sealed record ValidatedRun(
     /// <summary>One validation step for every parameter, shared by embedded and distributed runs.</summary>
     public static ValidatedRun Validate(RunOptions options)
     {
-        var layers = ParseLayers(options.Layers);
+        var hooks = HookSelection.Parse(options.Hooks, options.Layers);
+        var formats = OutputFormatNames.Parse(options.Format);
         var pooling = OptionNames.ParsePooling(options.Pooling);
         var device = OptionNames.ParseDevice(options.Device);
         var dtype = OptionNames.ParseDtype(options.Dtype);
@@ -81,21 +111,17 @@ public sealed record ValidatedRun(
             "drop" => FailurePolicy.Drop,
             _ => throw new InvalidInputException("--on-failure", $"unknown policy '{options.OnFailure}': use fail or drop"),
         };
-        var settings = new CaptureSettings
+        if (string.IsNullOrWhiteSpace(options.Model))
         {
-            Model = options.Model,
-            Revision = options.Revision,
-            Layers = layers,
-            Pooling = pooling,
-            BosPolicy = options.PrependBos ? BosPolicy.Bos : BosPolicy.NoBos,
-            Device = device,
-            Dtype = dtype,
-            MaxTokens = options.MaxTokens,
-        }.Validate();
+            throw new InvalidInputException("--model", "no model was given");
+        }
+        var capture = new CaptureRequest(hooks, pooling, options.PrependBos ? BosPolicy.Bos : BosPolicy.NoBos, options.MaxTokens, device, dtype);
         var rabbitmq = options.RabbitMq ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable);
         var postgres = options.Postgres ?? Environment.GetEnvironmentVariable(ConnectionStrings.PostgresEnvironmentVariable);
         return new ValidatedRun(
-            settings,
+            new ModelRequest(options.Model, options.Revision),
+            capture,
+            formats,
             new SelectionLimits { MaxFaithful = options.MaxFaithful, MaxUnfaithful = options.MaxUnfaithful, Variant = options.Variant },
             options.Scores,
             options.Responses,
@@ -105,23 +131,5 @@ public sealed record ValidatedRun(
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
             onFailure);
-    }
-
-    static int[] ParseLayers(string text)
-    {
-        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0)
-        {
-            throw new InvalidInputException("--layers", "no layers were asked for");
-        }
-        var layers = new int[parts.Length];
-        for (var i = 0; i < parts.Length; i++)
-        {
-            if (!int.TryParse(parts[i], out layers[i]))
-            {
-                throw new InvalidInputException("--layers", $"'{parts[i]}' is not a layer number");
-            }
-        }
-        return layers;
     }
 }

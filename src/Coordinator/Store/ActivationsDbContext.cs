@@ -14,6 +14,10 @@ public abstract class ActivationsDbContext(DbContextOptions options) : DbContext
 
     public DbSet<QuestionFailureRecord> Failures => Set<QuestionFailureRecord>();
 
+    public DbSet<ResultVectorRecord> Vectors => Set<ResultVectorRecord>();
+
+    public DbSet<JobHookRecord> JobHooks => Set<JobHookRecord>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
         => modelBuilder.ApplyConfigurationsFromAssembly(typeof(ActivationsDbContext).Assembly);
 }

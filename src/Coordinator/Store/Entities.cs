@@ -50,7 +50,7 @@ public sealed class QuestionRecord
     public required string Text { get; set; }
 }
 
-/// <summary>A question's pooled vectors, as a worker returned them. At most one per question: recording is idempotent.</summary>
+/// <summary>A question's result, as a worker returned it. At most one per question: recording is idempotent.</summary>
 public sealed class QuestionResultRecord
 {
     public Guid JobId { get; set; }
@@ -59,16 +59,40 @@ public sealed class QuestionResultRecord
 
     public int TokenCount { get; set; }
 
-    public int Hidden { get; set; }
-
-    /// <summary>float32 little-endian [layers, hidden], layers in the job's order.</summary>
-    public required byte[] Vectors { get; set; }
-
+    /// <summary>The dtype the worker computed in.</summary>
     public required string Dtype { get; set; }
+
+    /// <summary>The device the worker computed on (cpu, cuda:0).</summary>
+    public required string Device { get; set; }
 
     public required string Worker { get; set; }
 
     public DateTime RecordedAt { get; set; }
+}
+
+/// <summary>One pooled vector of a result, stored with the hook it belongs to.</summary>
+public sealed class ResultVectorRecord
+{
+    public Guid JobId { get; set; }
+
+    public int QuestionIndex { get; set; }
+
+    /// <summary>The TransformerLens hook name.</summary>
+    public required string Hook { get; set; }
+
+    /// <summary>float32 little-endian.</summary>
+    public required byte[] Values { get; set; }
+}
+
+/// <summary>A hook point a job asked for, with the width each of its vectors must have.</summary>
+public sealed class JobHookRecord
+{
+    public Guid JobId { get; set; }
+
+    /// <summary>The TransformerLens hook name.</summary>
+    public required string Hook { get; set; }
+
+    public int Width { get; set; }
 }
 
 /// <summary>A question that cannot be captured (for example too long), with the reason. At most one per question.</summary>

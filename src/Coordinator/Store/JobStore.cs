@@ -64,8 +64,8 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         }
     }, cancellation).AsTask();
 
-    /// <summary>Finds the job with <paramref name="job"/>'s key, or stores it with its questions. True when it existed.</summary>
-    public Task<(JobRecord Job, bool Resumed)> FindOrCreateJobAsync(JobRecord job, IReadOnlyList<QuestionRecord> questions, CancellationToken cancellation)
+    /// <summary>Finds the job with <paramref name="job"/>'s key, or stores it with its hooks and questions. True when it existed.</summary>
+    public Task<(JobRecord Job, bool Resumed)> FindOrCreateJobAsync(JobRecord job, IReadOnlyList<JobHookRecord> hooks, IReadOnlyList<QuestionRecord> questions, CancellationToken cancellation)
         => retry.ExecuteAsync(async ct =>
         {
             await using var db = connection.CreateContext();
@@ -80,6 +80,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
             }
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
             db.Jobs.Add(job);
+            db.JobHooks.AddRange(hooks.Select(h => new JobHookRecord { JobId = job.Id, Hook = h.Hook, Width = h.Width }));
             await db.SaveChangesAsync(ct);
             // Multi-row inserts: tens of thousands of questions in well under a second, where EF row by row takes seconds.
             await InsertIgnoringDuplicatesAsync(db, "questions", ["job_id", "question_index", "pair_id", "label", "row", "text"],
@@ -119,6 +120,20 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
     {
         await using var db = connection.CreateContext();
         return await db.Results.AsNoTracking().Where(r => r.JobId == jobId).ToListAsync(ct);
+    }, cancellation).AsTask();
+
+    /// <summary>The hooks the job asked for, with the width each vector must have.</summary>
+    public Task<List<JobHookRecord>> JobHooksAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        return await db.JobHooks.AsNoTracking().Where(h => h.JobId == jobId).ToListAsync(ct);
+    }, cancellation).AsTask();
+
+    /// <summary>Every recorded vector of the job, each with its hook.</summary>
+    public Task<List<ResultVectorRecord>> VectorsAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        return await db.Vectors.AsNoTracking().Where(v => v.JobId == jobId).ToListAsync(ct);
     }, cancellation).AsTask();
 
     public Task<List<QuestionFailureRecord>> FailuresAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
@@ -166,14 +181,21 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         var accepted = await AcceptedAsync(db, results.Select(r => (r.JobId, r.QuestionIndex, (string?)r.ModelFingerprint)), ct);
         var rows = results.Where(r => accepted.Contains((r.JobId, r.QuestionIndex))).DistinctBy(r => (r.JobId, r.QuestionIndex)).ToList();
         var now = DateTime.UtcNow;
+        // A result and its vectors commit together; the vectors stored are those of the copy whose row went in.
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var inserted = await InsertIgnoringDuplicatesAsync(db, "question_results",
-            ["job_id", "question_index", "token_count", "hidden", "vectors", "dtype", "worker", "recorded_at"],
-            rows.Select(r => new object[] { r.JobId, r.QuestionIndex, r.TokenCount, r.Hidden, r.Vectors, r.Dtype, r.Worker, now }).ToList(), ct);
-        if (inserted < results.Count)
+            ["job_id", "question_index", "token_count", "dtype", "device", "worker", "recorded_at"],
+            rows.Select(r => new object[] { r.JobId, r.QuestionIndex, r.TokenCount, r.Dtype, r.Device, r.Worker, now }).ToList(), ct, returnKeys: true);
+        var keys = inserted.Keys.ToHashSet();
+        await InsertIgnoringDuplicatesAsync(db, "result_vectors", ["job_id", "question_index", "hook", "vector"],
+            rows.Where(r => keys.Contains((r.JobId, r.QuestionIndex)))
+                .SelectMany(r => r.Vectors.Select(v => new object[] { r.JobId, r.QuestionIndex, v.Hook.Name, v.Values })).ToList(), ct);
+        await transaction.CommitAsync(ct);
+        if (inserted.Count < results.Count)
         {
-            logger.LogDebug("Recorded {Inserted} of {Received} results; the rest were duplicates, late, or not this job's", inserted, results.Count);
+            logger.LogDebug("Recorded {Inserted} of {Received} results; the rest were duplicates, late, or not this job's", inserted.Count, results.Count);
         }
-        return inserted;
+        return inserted.Count;
     }
 
     /// <summary>Records questions that cannot be captured; the first reason recorded stays.</summary>
@@ -184,7 +206,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         var now = DateTime.UtcNow;
         var rows = failures.Where(f => accepted.Contains((f.JobId, f.QuestionIndex))).DistinctBy(f => (f.JobId, f.QuestionIndex))
             .Select(f => new object[] { f.JobId, f.QuestionIndex, f.Reason, f.Worker, now }).ToList();
-        return await InsertIgnoringDuplicatesAsync(db, "question_failures", ["job_id", "question_index", "reason", "worker", "recorded_at"], rows, ct);
+        return (await InsertIgnoringDuplicatesAsync(db, "question_failures", ["job_id", "question_index", "reason", "worker", "recorded_at"], rows, ct)).Count;
     }, cancellation).AsTask();
 
     /// <summary>The (job, question) pairs that belong to a running job, within its questions, and (when given) from its model.</summary>
@@ -203,11 +225,19 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
             .ToHashSet();
     }
 
-    static async Task<int> InsertIgnoringDuplicatesAsync(ActivationsDbContext db, string table, string[] columns, IReadOnlyList<object[]> rows, CancellationToken ct)
+    /// <summary>What an insert did: how many rows went in and, when asked for, their (job_id, question_index) keys.</summary>
+    sealed record Inserted(int Count, IReadOnlyList<(Guid JobId, int QuestionIndex)> Keys);
+
+    /// <summary>
+    /// Multi-row INSERT … ON CONFLICT DO NOTHING; with <paramref name="returnKeys"/> the rows that went in report their
+    /// (job_id, question_index) through RETURNING (both PostgreSQL and SQLite have it).
+    /// </summary>
+    static async Task<Inserted> InsertIgnoringDuplicatesAsync(ActivationsDbContext db, string table, string[] columns, IReadOnlyList<object[]> rows, CancellationToken ct, bool returnKeys = false)
     {
+        var keys = new List<(Guid, int)>();
         if (rows.Count == 0)
         {
-            return 0;
+            return new Inserted(0, keys);
         }
         var dbConnection = db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync(ct);
@@ -234,8 +264,20 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
             }
             // The same statement in PostgreSQL and SQLite: the primary key turns a repeat into nothing.
             command.CommandText = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES {string.Join(", ", values)} ON CONFLICT DO NOTHING";
-            inserted += await command.ExecuteNonQueryAsync(ct);
+            if (!returnKeys)
+            {
+                inserted += await command.ExecuteNonQueryAsync(ct);
+                continue;
+            }
+            command.CommandText += " RETURNING job_id, question_index";
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var jobId = reader.GetValue(0) is Guid g ? g : Guid.Parse(reader.GetString(0));
+                keys.Add((jobId, reader.GetInt32(1)));
+                inserted++;
+            }
         }
-        return inserted;
+        return new Inserted(inserted, keys);
     }
 }

@@ -10,17 +10,18 @@ using static TorchSharp.torch;
 
 namespace Activations.Worker.Capture;
 
-/// <summary>What one question gave: its pooled vector per requested layer (in the settings' layer order), or why not.</summary>
-public sealed record QuestionCapture(int TokenCount, float[][]? Vectors, string? Error)
+/// <summary>What one question gave: its pooled vector for each requested hook, or why not.</summary>
+public sealed record QuestionCapture(int TokenCount, IReadOnlyDictionary<HookPoint, float[]>? Vectors, string? Error)
 {
     public bool Succeeded => Vectors is not null;
 }
 
 /// <summary>
-/// The engine: questions in, pooled residual-stream vectors out. Holds the model truncated after
+/// The engine: questions in, pooled hook-point vectors out. Holds the model truncated after
 /// <see cref="LayerCount"/> layers on one device in one dtype, tokenizes with the model's own tokenizer under each
 /// request's BOS policy, runs right-padded micro-batches of similar lengths under a padded-token budget
-/// (<see cref="TokenBudgetBatcher"/>) and pools over real tokens only.
+/// (<see cref="TokenBudgetBatcher"/>), stops after the deepest layer a hook needs, and pools each hook on the device
+/// over real tokens only.
 /// </summary>
 public sealed class ActivationEngine : IDisposable
 {
@@ -44,7 +45,7 @@ public sealed class ActivationEngine : IDisposable
 
     public Qwen2Config Config => model.Config;
 
-    /// <summary>Layers held: requests may capture any of 0..LayerCount-1.</summary>
+    /// <summary>Layers held: requests may capture hooks of layers 0..LayerCount-1 (and hook_embed).</summary>
     public int LayerCount => model.LayerCount;
 
     public long WeightBytes { get; }
@@ -61,21 +62,21 @@ public sealed class ActivationEngine : IDisposable
     /// <summary>Real (question) tokens computed so far.</summary>
     public long RealTokens { get; private set; }
 
-    /// <summary>Loads the tokenizer and the layers up to the deepest one <paramref name="settings"/> asks for.</summary>
+    /// <summary>Validates <paramref name="spec"/> against the model, then loads the tokenizer and the layers up to the deepest one a hook needs.</summary>
     /// <param name="tokenBudget">padded tokens per forward pass; null: the device's default (<see cref="TokenBudgetBatcher.DefaultTokenBudget"/>)</param>
-    public static ActivationEngine Load(ModelFolder folder, CaptureSettings settings, ILogger logger, int? tokenBudget = null)
+    public static ActivationEngine Load(ModelFolder folder, CaptureSpec spec, ILogger logger, int? tokenBudget = null)
     {
-        ValidateLayers(settings.Layers, folder.Config, folder.Path);
-        var target = ComputeTarget.Resolve(settings.Device, settings.Dtype, logger);
+        spec.Validate(folder.Config.NumHiddenLayers, folder.Path);
+        var target = ComputeTarget.Resolve(spec.Device, spec.Dtype, logger);
         var tokenizer = QuestionTokenizer.Load(folder.TokenizerPath, folder.TokenizerConfigPath);
         try
         {
-            if (settings.BosPolicy == BosPolicy.Bos && tokenizer.BosTokenId is null)
+            if (spec.BosPolicy == BosPolicy.Bos && tokenizer.BosTokenId is null)
             {
                 throw new InvalidInputException(folder.TokenizerConfigPath, "--prepend-bos was asked for, but the tokenizer has no BOS token", field: "bos_token");
             }
             var weights = new SafetensorsWeightSource(folder, target.Dtype, target.Device);
-            var layerCount = settings.Layers.Max() + 1;
+            var layerCount = spec.LayersNeeded;
             var clock = Stopwatch.StartNew();
             var model = Qwen2Model.Build(folder.Config, weights, layerCount, onLayerLoaded: i =>
                 logger.LogDebug("Loaded layer {Layer} of {LayerCount}", i + 1, layerCount));
@@ -94,47 +95,32 @@ public sealed class ActivationEngine : IDisposable
     public static ActivationEngine FromModel(Qwen2Model model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true, int? tokenBudget = null)
         => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype), weightBytes, logger, ownsTokenizer, tokenBudget);
 
-    public static void ValidateLayers(IReadOnlyList<int> layers, Qwen2Config config, string source)
-    {
-        if (layers.Count == 0)
-        {
-            throw new InvalidInputException("--layers", "no layers were asked for");
-        }
-        foreach (var layer in layers)
-        {
-            if (layer < 0 || layer >= config.NumHiddenLayers)
-            {
-                throw new InvalidInputException("--layers", $"layer {layer} is outside the model ({source} has layers 0..{config.NumHiddenLayers - 1})");
-            }
-        }
-    }
-
-    /// <summary>The longest model input accepted under <paramref name="settings"/>.</summary>
-    public int MaxTokens(CaptureSettings settings) => Math.Min(settings.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
+    /// <summary>The longest model input accepted under <paramref name="spec"/>.</summary>
+    public int MaxTokens(CaptureSpec spec) => Math.Min(spec.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
 
     public int[] Tokenize(string question, BosPolicy policy) => tokenizer.Encode(question, policy);
 
     /// <summary>
-    /// Captures every question under <paramref name="settings"/> (layers, pooling, BOS policy, token limit).
+    /// Captures every question under <paramref name="spec"/> (hooks, pooling, BOS policy, token limit).
     /// Questions run in micro-batches of similar lengths, at most <paramref name="batchSize"/> questions and
     /// <see cref="TokenBudget"/> padded tokens each (<see cref="TokenBudgetBatcher"/>); results come back in the
     /// input order. A question over the token limit fails alone.
     /// </summary>
-    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize)
+    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        if (settings.Layers.Count == 0 || settings.Layers.Max() >= model.LayerCount || settings.Layers.Min() < 0)
+        if (spec.Hooks.Count == 0 || spec.LayersNeeded > model.LayerCount)
         {
-            throw new ArgumentException($"the engine holds layers 0..{model.LayerCount - 1}; asked for {string.Join(",", settings.Layers)}");
+            throw new ArgumentException($"the engine holds layers 0..{model.LayerCount - 1}; asked for {string.Join(", ", spec.Hooks)}");
         }
-        var maxTokens = MaxTokens(settings);
+        var maxTokens = MaxTokens(spec);
         var results = new QuestionCapture?[questions.Count];
         var tokenized = new List<(int Index, int[] Ids)>();
         using var tokenizing = ActivationsTelemetry.Source.StartActivity("tokenize");
         tokenizing?.SetTag("activations.questions", questions.Count);
         for (var i = 0; i < questions.Count; i++)
         {
-            var ids = Tokenize(questions[i], settings.BosPolicy);
+            var ids = Tokenize(questions[i], spec.BosPolicy);
             if (ids.Length == 0)
             {
                 results[i] = new QuestionCapture(0, null, "the question has no tokens");
@@ -154,7 +140,7 @@ public sealed class ActivationEngine : IDisposable
         foreach (var rows in batcher.Plan(tokenized.Select(t => t.Ids.Length).ToArray()))
         {
             var chunk = rows.Select(r => tokenized[r]).ToArray();
-            var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), settings);
+            var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), spec);
             for (var row = 0; row < chunk.Length; row++)
             {
                 results[chunk[row].Index] = new QuestionCapture(chunk[row].Ids.Length, vectors[row], null);
@@ -163,8 +149,8 @@ public sealed class ActivationEngine : IDisposable
         return results!;
     }
 
-    /// <summary>One forward pass over right-padded rows; returns [row][slot] vectors, slots in the settings' layer order.</summary>
-    float[][][] RunBatch(int[][] rows, CaptureSettings settings)
+    /// <summary>One forward pass over right-padded rows; returns each row's pooled vector per hook.</summary>
+    Dictionary<HookPoint, float[]>[] RunBatch(int[][] rows, CaptureSpec spec)
     {
         var batch = rows.Length;
         var length = rows.Max(r => r.Length);
@@ -186,12 +172,6 @@ public sealed class ActivationEngine : IDisposable
                 padded[r * length + t] = rows[r][t];
             }
         }
-        var slots = settings.Layers.Select((layer, slot) => (layer, slot)).ToLookup(p => p.layer, p => p.slot);
-        var output = new float[batch][][];
-        for (var r = 0; r < batch; r++)
-        {
-            output[r] = new float[settings.Layers.Count][];
-        }
         using var scope = torch.NewDisposeScope();
         var ids = torch.tensor(padded, [batch, length], ScalarType.Int64);
         Tensor? keyValid = null;
@@ -199,26 +179,9 @@ public sealed class ActivationEngine : IDisposable
         {
             keyValid = torch.arange(0, length, ScalarType.Int64).unsqueeze(0).lt(torch.tensor(lengths, ScalarType.Int64).unsqueeze(1));
         }
-        var leadingBos = settings.BosPolicy == BosPolicy.Bos;
-        var deepest = settings.Layers.Max();
-        model.Forward(ids, keyValid, (layer, residual) =>
-        {
-            if (!slots.Contains(layer))
-            {
-                return;
-            }
-            using var pooled = ResidualPooler.Pool(residual, lengths, settings.Pooling, leadingBos).cpu();
-            var flat = pooled.data<float>().ToArray();
-            var hidden = (int)pooled.shape[1];
-            for (var r = 0; r < batch; r++)
-            {
-                var vector = flat.AsSpan(r * hidden, hidden).ToArray();
-                foreach (var slot in slots[layer])
-                {
-                    output[r][slot] = vector;
-                }
-            }
-        }, stopAfterLayer: deepest);
+        using var hooks = new PoolingHookSink(spec.Hooks, lengths, spec.Pooling, leadingBos: spec.BosPolicy == BosPolicy.Bos);
+        model.Forward(ids, keyValid, hooks);
+        var output = hooks.Collect();
         ForwardPasses++;
         PaddedTokens += (long)batch * length;
         RealTokens += tokens;

@@ -1,6 +1,7 @@
 using Activations.Contracts;
 using Activations.Worker.Loading;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Activations.Worker.Capture;
 
@@ -14,7 +15,6 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
 {
     readonly Lock gate = new();
     ActivationEngine? engine;
-    ComputeDtype loadedDtype;
 
     public ModelFolder Folder => folder;
 
@@ -28,42 +28,58 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
 
     public ComputeTarget? Target => engine?.Target;
 
-    /// <summary>Loads the engine for <paramref name="settings"/> now, rather than on the first batch.</summary>
-    public void Preload(CaptureSettings settings)
+    /// <summary>
+    /// The checks a job's spec must pass before this host touches its model: <see cref="CaptureSpec.Validate"/> against
+    /// the model's depth, and the device kind the job was resolved for is this host's.
+    /// </summary>
+    public CaptureSpec Check(CaptureSpec spec)
+    {
+        spec.Validate(folder.Config.NumHiddenLayers, folder.Path);
+        var kind = ComputeTarget.ResolveKind(device, ComputeDtype.Float32, logger).Kind;
+        if (spec.Device != ComputeDevice.Auto && spec.Device != kind)
+        {
+            throw new InvalidInputException("--device", $"the job computes on {OptionNames.Of(spec.Device)}, this worker on {OptionNames.Of(kind)}: run the coordinator with --device {OptionNames.Of(kind)} for this worker");
+        }
+        return spec with { Device = kind };
+    }
+
+    /// <summary>Loads the engine for <paramref name="spec"/> now, rather than on the first batch.</summary>
+    public void Preload(CaptureSpec spec)
     {
         lock (gate)
         {
-            EnsureEngine(settings);
+            EnsureEngine(Check(spec));
         }
     }
 
-    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize)
+    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
+        var checkedSpec = Check(spec);
         lock (gate)
         {
-            var current = EnsureEngine(settings);
+            var current = EnsureEngine(checkedSpec);
             var before = current.ForwardPasses;
-            var result = current.Capture(questions, settings, batchSize);
+            var result = current.Capture(questions, checkedSpec, batchSize);
             ForwardPasses += current.ForwardPasses - before;
             return result;
         }
     }
 
-    ActivationEngine EnsureEngine(CaptureSettings settings)
+    ActivationEngine EnsureEngine(CaptureSpec spec)
     {
-        var deepest = settings.Layers.Max();
-        if (engine is not null && engine.LayerCount > deepest && loadedDtype == settings.Dtype)
+        // Quiet here (every batch): loading resolves again and says once what it changed.
+        var dtype = ComputeTarget.ResolveKind(spec.Device, spec.Dtype, NullLogger.Instance).Dtype;
+        if (engine is not null && engine.LayerCount >= spec.LayersNeeded && engine.Target.ComputeDtype == dtype)
         {
             return engine;
         }
         if (engine is not null)
         {
-            logger.LogInformation("Reloading the model: the job needs layer {Layer} in {Dtype}", deepest, OptionNames.Of(settings.Dtype));
+            logger.LogInformation("Reloading the model: the job needs {Layers} layers in {Dtype}", spec.LayersNeeded, OptionNames.Of(spec.Dtype));
             engine.Dispose();
             engine = null;
         }
-        var loaded = ActivationEngine.Load(folder, settings with { Device = device }, logger, tokenBudget);
-        loadedDtype = settings.Dtype;
+        var loaded = ActivationEngine.Load(folder, spec, logger, tokenBudget);
         Volatile.Write(ref engine, loaded);
         return loaded;
     }

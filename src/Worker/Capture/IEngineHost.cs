@@ -20,8 +20,14 @@ public interface IEngineHost
     /// <summary>The device and dtype of the loaded engine; null before the first load.</summary>
     ComputeTarget? Target { get; }
 
-    /// <summary>Loads the engine for <paramref name="settings"/> now, rather than on the first batch.</summary>
-    void Preload(CaptureSettings settings);
+    /// <summary>
+    /// The checks a job's spec must pass before the model is touched (<see cref="CaptureSpec.Validate"/> against the
+    /// model, the device kind); returns the spec for this host's device, or throws <see cref="InvalidInputException"/>.
+    /// </summary>
+    CaptureSpec Check(CaptureSpec spec);
 
-    IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSettings settings, int batchSize);
+    /// <summary>Loads the engine for <paramref name="spec"/> now, rather than on the first batch.</summary>
+    void Preload(CaptureSpec spec);
+
+    IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize);
 }

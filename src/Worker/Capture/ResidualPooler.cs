@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Activations.Worker.Capture;
 
-/// <summary>Reduces a right-padded residual [batch, seq, hidden] to one float32 vector per row, over real tokens only.</summary>
+/// <summary>Reduces a right-padded hook tensor [batch, seq, width] to one float32 vector per row, over real tokens only.</summary>
 public static class ResidualPooler
 {
     /// <param name="lengths">real tokens per row</param>

@@ -39,9 +39,13 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
             IReadOnlyList<QuestionCapture> captures;
             try
             {
-                captures = lastAttempt
-                    ? await Task.Run(() => CaptureIsolating(texts, first.Settings, batchSize), context.CancellationToken)
-                    : await Task.Run(() => host.Capture(texts, first.Settings, batchSize), context.CancellationToken);
+                // A spec this worker cannot serve (a hook outside its model, another device kind) fails its questions at once.
+                var refusal = Refusal(first.Spec);
+                captures = refusal is not null
+                    ? items.Select(_ => new QuestionCapture(0, null, refusal)).ToArray()
+                    : lastAttempt
+                    ? await Task.Run(() => CaptureIsolating(texts, first.Spec, batchSize), context.CancellationToken)
+                    : await Task.Run(() => host.Capture(texts, first.Spec, batchSize), context.CancellationToken);
             }
             finally
             {
@@ -49,6 +53,7 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
             }
             computed += items.Length;
             var dtype = host.Target?.DtypeName ?? "";
+            var device = host.Target?.DeviceName ?? "";
             for (var i = 0; i < items.Length; i++)
             {
                 var capture = captures[i];
@@ -60,11 +65,10 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
                         QuestionIndex = items[i].QuestionIndex,
                         PairId = items[i].PairId,
                         ModelFingerprint = host.Fingerprint,
-                        Layers = [.. first.Settings.Layers],
-                        Hidden = vectors[0].Length,
-                        Vectors = QuestionActivationsCaptured.Pack(vectors),
+                        Vectors = [.. vectors.Select(v => HookVector.Pack(v.Key, v.Value))],
                         TokenCount = capture.TokenCount,
                         Dtype = dtype,
+                        Device = device,
                         Worker = options.Name,
                     });
                 }
@@ -98,11 +102,24 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
     }
 
     /// <summary>The last attempt: the batch once more, and if it throws, each question alone; one that throws alone fails with the exception's message.</summary>
-    IReadOnlyList<QuestionCapture> CaptureIsolating(string[] texts, Contracts.CaptureSettings settings, int batchSize)
+    string? Refusal(Contracts.CaptureSpec spec)
     {
         try
         {
-            return host.Capture(texts, settings, batchSize);
+            host.Check(spec);
+            return null;
+        }
+        catch (Contracts.InvalidInputException e)
+        {
+            return $"this worker cannot run the job's capture spec: {e.Message}";
+        }
+    }
+
+    IReadOnlyList<QuestionCapture> CaptureIsolating(string[] texts, Contracts.CaptureSpec spec, int batchSize)
+    {
+        try
+        {
+            return host.Capture(texts, spec, batchSize);
         }
         catch (Exception e) when (e is not ForeignModelException)
         {
@@ -113,7 +130,7 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
         {
             try
             {
-                captures[i] = host.Capture([texts[i]], settings, 1)[0];
+                captures[i] = host.Capture([texts[i]], spec, 1)[0];
             }
             catch (Exception e)
             {

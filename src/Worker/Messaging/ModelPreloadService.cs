@@ -9,13 +9,13 @@ namespace Activations.Worker.Messaging;
 /// Loads the model as the worker starts, so readiness means "can compute now" and the first batch does not wait.
 /// A job that needs a deeper layer or another dtype reloads it later.
 /// </summary>
-public sealed class ModelPreloadService(IEngineHost host, CaptureSettings settings, ILogger<ModelPreloadService> logger) : BackgroundService
+public sealed class ModelPreloadService(IEngineHost host, CaptureSpec spec, ILogger<ModelPreloadService> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() =>
     {
         try
         {
-            host.Preload(settings);
+            host.Preload(spec);
         }
         catch (Exception e)
         {

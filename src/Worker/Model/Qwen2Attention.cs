@@ -31,7 +31,10 @@ public sealed class Qwen2Attention : IDisposable
 
     /// <param name="x">normed hidden states [batch, seq, hidden]</param>
     /// <param name="mask">boolean [batch, 1, seq, seq], true where a query may attend; null: causal only</param>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask)
+    /// <param name="onZ">when set, gets attn.hook_z [batch, seq, heads * head_dim]: each head's attention-weighted
+    /// values (v_proj's bias included), head-major (column h * head_dim + j), the input of o_proj</param>
+    /// <returns>hook_attn_out [batch, seq, hidden]</returns>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, Action<Tensor>? onZ = null)
     {
         // Its own scope: q, k, v and their rotations are freed here, before the MLP runs.
         using var scope = torch.NewDisposeScope();
@@ -44,7 +47,9 @@ public sealed class Qwen2Attention : IDisposable
         var v = qkv.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);
         // Fused attention, scale 1/sqrt(head_dim): [batch, heads, seq, head_dim].
         var attended = ScaledDotProductAttention.Compute(q, k, v, mask);
+        // [batch, heads, seq, head_dim] -> [batch * seq, heads * head_dim], head-major as o_proj reads it.
         var merged = attended.transpose(1, 2).reshape(batch * length, (long)heads * headDim);
+        onZ?.Invoke(merged.view(batch, length, -1));
         return F.linear(merged, outputWeight).view(batch, length, -1).MoveToOuterDisposeScope();
     }
 

@@ -1,9 +1,13 @@
+using Activations.Contracts;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Activations.Worker.Model;
 
-/// <summary>x + attn(norm(x)), then + mlp(norm(...)): the output is TransformerLens' blocks.L.hook_resid_post.</summary>
+/// <summary>
+/// x + attn(norm(x)), then + mlp(norm(...)), reporting TransformerLens' hook points on the way: hook_resid_pre (x),
+/// attn.hook_z, hook_attn_out, hook_resid_mid, hook_mlp_out and hook_resid_post (the output).
+/// </summary>
 public sealed class Qwen2DecoderLayer : IDisposable
 {
     readonly Qwen2RmsNorm inputNorm;
@@ -20,10 +24,22 @@ public sealed class Qwen2DecoderLayer : IDisposable
         mlp = new Qwen2Mlp(weights, $"{prefix}.mlp", config);
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask)
+    /// <param name="x">the layer's input [batch, seq, hidden]</param>
+    /// <param name="index">this layer's number, for the hook names</param>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, HookSink hooks, int index)
     {
-        var afterAttention = attention.Forward(inputNorm.Forward(x), cos, sin, mask).add_(x);
-        return mlp.Forward(postAttentionNorm.Forward(afterAttention)).add_(afterAttention);
+        hooks.Offer(HookKind.ResidPre, index, x);
+        var z = HookPoint.At(HookKind.AttnZ, index);
+        var attnOut = attention.Forward(inputNorm.Forward(x), cos, sin, mask, hooks.Wants(z) ? values => hooks.Offer(z, values) : null);
+        hooks.Offer(HookKind.AttnOut, index, attnOut);
+        // In place: the sink has already taken what it keeps of attn_out.
+        var residMid = attnOut.add_(x);
+        hooks.Offer(HookKind.ResidMid, index, residMid);
+        var mlpOut = mlp.Forward(postAttentionNorm.Forward(residMid));
+        hooks.Offer(HookKind.MlpOut, index, mlpOut);
+        var residPost = mlpOut.add_(residMid);
+        hooks.Offer(HookKind.ResidPost, index, residPost);
+        return residPost;
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using Activations.Contracts;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -36,10 +37,10 @@ public sealed class Qwen2Model : IDisposable
 
     public Device Device => embedding.device;
 
-    /// <summary>Builds layers 0..layerCount-1, reading each weight once; nothing past them is read.</summary>
+    /// <summary>Builds layers 0..layerCount-1 (none for hook_embed alone), reading each weight once; nothing past them is read.</summary>
     public static Qwen2Model Build(Qwen2Config config, IWeightSource weights, int layerCount, bool includeHead = false, Action<int>? onLayerLoaded = null)
     {
-        if (layerCount < 1 || layerCount > config.NumHiddenLayers)
+        if (layerCount < 0 || layerCount > config.NumHiddenLayers)
         {
             throw new ArgumentOutOfRangeException(nameof(layerCount), $"the model has {config.NumHiddenLayers} layers; asked for {layerCount}");
         }
@@ -78,37 +79,43 @@ public sealed class Qwen2Model : IDisposable
     }
 
     /// <summary>
-    /// Runs right-padded <paramref name="inputIds"/> [batch, seq] through every loaded layer. After layer L,
-    /// <paramref name="onLayerOutput"/> gets (L, residual [batch, seq, hidden]); the residual is freed when it
-    /// returns, so it must copy what it keeps. Positions are 0..seq-1 for every row; padded keys are masked.
+    /// Runs right-padded <paramref name="inputIds"/> [batch, seq] through layers 0..<see cref="HookSink.LastLayer"/>,
+    /// offering each hook point to <paramref name="hooks"/> as it is computed (hook_embed first, then each layer's in
+    /// forward order). Positions are 0..seq-1 for every row; padded keys are masked.
     /// </summary>
     /// <param name="keyValid">bool [batch, seq], true on real tokens; null when no row is padded.</param>
-    /// <returns>lm_head logits [batch, seq, vocab] when the model has a head and <paramref name="computeLogits"/>; else null.</returns>
-    /// <param name="stopAfterLayer">the last layer to run (default: every loaded layer); no logits when it stops early.</param>
-    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null)
+    /// <returns>lm_head logits [batch, seq, vocab] when the model has a head, <paramref name="computeLogits"/> is set and every layer ran; else null.</returns>
+    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, HookSink hooks, bool computeLogits = false)
     {
+        if (hooks.LastLayer >= layers.Count)
+        {
+            throw new ArgumentException($"the model holds layers 0..{layers.Count - 1}; the hooks need layer {hooks.LastLayer}", nameof(hooks));
+        }
         using var noGrad = torch.no_grad();
         var batch = inputIds.shape[0];
         var length = inputIds.shape[1];
         using var outer = torch.NewDisposeScope();
-        var (cos, sin) = rotary.ForLength(length);
-        Tensor? mask = null;
-        if (keyValid is not null)
-        {
-            var causal = torch.ones(length, length, ScalarType.Bool, Device).tril();
-            mask = causal.unsqueeze(0).unsqueeze(0).logical_and(keyValid.to(Device).view(batch, 1, 1, length));
-        }
         var hidden = embedding.index_select(0, inputIds.to(Device).reshape(-1)).view(batch, length, Config.HiddenSize);
-        var last = Math.Min(stopAfterLayer ?? layers.Count - 1, layers.Count - 1);
-        for (var i = 0; i <= last; i++)
+        hooks.Offer(HookPoint.Embed, hidden);
+        var last = hooks.LastLayer;
+        if (last >= 0)
         {
-            // One scope per layer keeps peak memory near the weights' size.
-            using var scope = torch.NewDisposeScope();
-            var output = layers[i].Forward(hidden, cos, sin, mask);
-            onLayerOutput(i, output);
-            var previous = hidden;
-            hidden = output.MoveToOuterDisposeScope();
-            previous.Dispose();
+            var (cos, sin) = rotary.ForLength(length);
+            Tensor? mask = null;
+            if (keyValid is not null)
+            {
+                var causal = torch.ones(length, length, ScalarType.Bool, Device).tril();
+                mask = causal.unsqueeze(0).unsqueeze(0).logical_and(keyValid.to(Device).view(batch, 1, 1, length));
+            }
+            for (var i = 0; i <= last; i++)
+            {
+                // One scope per layer keeps peak memory near the weights' size.
+                using var scope = torch.NewDisposeScope();
+                var output = layers[i].Forward(hidden, cos, sin, mask, hooks, i);
+                var previous = hidden;
+                hidden = output.MoveToOuterDisposeScope();
+                previous.Dispose();
+            }
         }
         if (computeLogits && last == layers.Count - 1 && lmHead is not null && finalNorm is not null)
         {
@@ -116,6 +123,13 @@ public sealed class Qwen2Model : IDisposable
         }
         return null;
     }
+
+    /// <summary>
+    /// Runs every loaded layer (or up to <paramref name="stopAfterLayer"/>); after layer L, <paramref name="onLayerOutput"/>
+    /// gets (L, blocks.L.hook_resid_post [batch, seq, hidden]), valid only during the call.
+    /// </summary>
+    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null)
+        => Forward(inputIds, keyValid, HookSink.LayerOutputs(onLayerOutput, Math.Min(stopAfterLayer ?? layers.Count - 1, layers.Count - 1)), computeLogits);
 
     public void Dispose()
     {

@@ -13,9 +13,8 @@ sealed class QuestionResultRecordConfiguration : IEntityTypeConfiguration<Questi
         result.Property(r => r.JobId).HasColumnName("job_id");
         result.Property(r => r.QuestionIndex).HasColumnName("question_index");
         result.Property(r => r.TokenCount).HasColumnName("token_count");
-        result.Property(r => r.Hidden).HasColumnName("hidden");
-        result.Property(r => r.Vectors).HasColumnName("vectors");
         result.Property(r => r.Dtype).HasColumnName("dtype").HasMaxLength(16);
+        result.Property(r => r.Device).HasColumnName("device").HasMaxLength(32);
         result.Property(r => r.Worker).HasColumnName("worker");
         result.Property(r => r.RecordedAt).HasColumnName("recorded_at");
         result.HasOne<QuestionRecord>().WithOne().HasForeignKey<QuestionResultRecord>(r => new { r.JobId, r.QuestionIndex }).OnDelete(DeleteBehavior.Cascade);

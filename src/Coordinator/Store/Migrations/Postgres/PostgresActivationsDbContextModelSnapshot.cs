@@ -22,6 +22,26 @@ namespace Activations.Coordinator.Store.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Activations.Coordinator.Store.JobHookRecord", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Hook")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("hook");
+
+                    b.Property<int>("Width")
+                        .HasColumnType("integer")
+                        .HasColumnName("width");
+
+                    b.HasKey("JobId", "Hook");
+
+                    b.ToTable("job_hooks", (string)null);
+                });
+
             modelBuilder.Entity("Activations.Coordinator.Store.JobRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -155,15 +175,17 @@ namespace Activations.Coordinator.Store.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("question_index");
 
+                    b.Property<string>("Device")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("device");
+
                     b.Property<string>("Dtype")
                         .IsRequired()
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
                         .HasColumnName("dtype");
-
-                    b.Property<int>("Hidden")
-                        .HasColumnType("integer")
-                        .HasColumnName("hidden");
 
                     b.Property<DateTime>("RecordedAt")
                         .HasColumnType("timestamp with time zone")
@@ -173,11 +195,6 @@ namespace Activations.Coordinator.Store.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("token_count");
 
-                    b.Property<byte[]>("Vectors")
-                        .IsRequired()
-                        .HasColumnType("bytea")
-                        .HasColumnName("vectors");
-
                     b.Property<string>("Worker")
                         .IsRequired()
                         .HasColumnType("text")
@@ -186,6 +203,40 @@ namespace Activations.Coordinator.Store.Migrations.Postgres
                     b.HasKey("JobId", "QuestionIndex");
 
                     b.ToTable("question_results", (string)null);
+                });
+
+            modelBuilder.Entity("Activations.Coordinator.Store.ResultVectorRecord", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<int>("QuestionIndex")
+                        .HasColumnType("integer")
+                        .HasColumnName("question_index");
+
+                    b.Property<string>("Hook")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("hook");
+
+                    b.Property<byte[]>("Values")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("vector");
+
+                    b.HasKey("JobId", "QuestionIndex", "Hook");
+
+                    b.ToTable("result_vectors", (string)null);
+                });
+
+            modelBuilder.Entity("Activations.Coordinator.Store.JobHookRecord", b =>
+                {
+                    b.HasOne("Activations.Coordinator.Store.JobRecord", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Activations.Coordinator.Store.QuestionFailureRecord", b =>
@@ -211,6 +262,15 @@ namespace Activations.Coordinator.Store.Migrations.Postgres
                     b.HasOne("Activations.Coordinator.Store.QuestionRecord", null)
                         .WithOne()
                         .HasForeignKey("Activations.Coordinator.Store.QuestionResultRecord", "JobId", "QuestionIndex")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Activations.Coordinator.Store.ResultVectorRecord", b =>
+                {
+                    b.HasOne("Activations.Coordinator.Store.QuestionResultRecord", null)
+                        .WithMany()
+                        .HasForeignKey("JobId", "QuestionIndex")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -17,6 +17,26 @@ namespace Activations.Coordinator.Store.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Activations.Coordinator.Store.JobHookRecord", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Hook")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("hook");
+
+                    b.Property<int>("Width")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("width");
+
+                    b.HasKey("JobId", "Hook");
+
+                    b.ToTable("job_hooks", (string)null);
+                });
+
             modelBuilder.Entity("Activations.Coordinator.Store.JobRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -150,15 +170,17 @@ namespace Activations.Coordinator.Store.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("question_index");
 
+                    b.Property<string>("Device")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("device");
+
                     b.Property<string>("Dtype")
                         .IsRequired()
                         .HasMaxLength(16)
                         .HasColumnType("TEXT")
                         .HasColumnName("dtype");
-
-                    b.Property<int>("Hidden")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("hidden");
 
                     b.Property<DateTime>("RecordedAt")
                         .HasColumnType("TEXT")
@@ -168,11 +190,6 @@ namespace Activations.Coordinator.Store.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("token_count");
 
-                    b.Property<byte[]>("Vectors")
-                        .IsRequired()
-                        .HasColumnType("BLOB")
-                        .HasColumnName("vectors");
-
                     b.Property<string>("Worker")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -181,6 +198,40 @@ namespace Activations.Coordinator.Store.Migrations.Sqlite
                     b.HasKey("JobId", "QuestionIndex");
 
                     b.ToTable("question_results", (string)null);
+                });
+
+            modelBuilder.Entity("Activations.Coordinator.Store.ResultVectorRecord", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_id");
+
+                    b.Property<int>("QuestionIndex")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("question_index");
+
+                    b.Property<string>("Hook")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("hook");
+
+                    b.Property<byte[]>("Values")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("vector");
+
+                    b.HasKey("JobId", "QuestionIndex", "Hook");
+
+                    b.ToTable("result_vectors", (string)null);
+                });
+
+            modelBuilder.Entity("Activations.Coordinator.Store.JobHookRecord", b =>
+                {
+                    b.HasOne("Activations.Coordinator.Store.JobRecord", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Activations.Coordinator.Store.QuestionFailureRecord", b =>
@@ -206,6 +257,15 @@ namespace Activations.Coordinator.Store.Migrations.Sqlite
                     b.HasOne("Activations.Coordinator.Store.QuestionRecord", null)
                         .WithOne()
                         .HasForeignKey("Activations.Coordinator.Store.QuestionResultRecord", "JobId", "QuestionIndex")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Activations.Coordinator.Store.ResultVectorRecord", b =>
+                {
+                    b.HasOne("Activations.Coordinator.Store.QuestionResultRecord", null)
+                        .WithMany()
+                        .HasForeignKey("JobId", "QuestionIndex")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
