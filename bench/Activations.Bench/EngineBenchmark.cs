@@ -219,7 +219,7 @@ static class EngineBenchmark
     {
         Console.WriteLine();
         Console.WriteLine($"{cpu.Processor}, bf16 native: {(cpu.NativeBf16 ? "yes" : "no")}; random DeepSeek-R1-Distill-Qwen-1.5B weights, CPU, {torch.get_num_threads()} threads, layers 6,12,18,24, batch size {batchSize} under the default token budget");
-        Console.WriteLine("peak = the case's peak RSS above the RSS before the model was built (so it includes the weights); 'vs float32': questions/s over float32's in the same case and mode");
+        Console.WriteLine("peak = the case's peak RSS above the RSS before the model was built (so it includes the weights)");
         Console.WriteLine("'tokens/s, CPU time': real tokens over (process CPU seconds / threads), the rate had each thread a core to itself; 'CPU share': the share of the threads' cores the case got (1 on a quiet machine); the 'vs' columns use it");
         Console.WriteLine("| dtype asked | computed in | case | mode | questions | real tokens | questions/s | real tokens/s | real tokens/s, CPU time | CPU share | padded / real | peak / weights | vs one at a time | vs float32 |");
         Console.WriteLine("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
