@@ -70,7 +70,7 @@ static class EngineBenchmark
         var tokenizerFolder = SampleQuestions.TokenizerFolder();
         using var tokenizer = QuestionTokenizer.Load(Path.Combine(tokenizerFolder, "tokenizer.json"), Path.Combine(tokenizerFolder, "tokenizer_config.json"));
         var inputs = cases.ToDictionary(c => c, c => BenchCases.Build(c, tokenizer));
-        var config = Qwen2Config.DeepSeekR1DistillQwen1_5B;
+        var config = DecoderConfig.DeepSeekR1DistillQwen1_5B;
         var layers = HookSelection.DefaultLayers;
         var rows = new List<Row>();
         if (seedStyle)
@@ -122,14 +122,14 @@ static class EngineBenchmark
         return rows;
     }
 
-    static Row SeedStyle(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, IReadOnlyList<int> layers)
+    static Row SeedStyle(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, IReadOnlyList<int> layers)
     {
         GC.Collect();
         ProcessMemory.ResetPeak();
         var baseline = ProcessMemory.ResidentBytes();
         var weights = new RandomWeightSource(dtype, CPU);
         var build = Stopwatch.StartNew();
-        using var model = Qwen2Model.Build(config, weights, config.NumHiddenLayers, includeHead: true);
+        using var model = DecoderModel.Build(config, weights, config.NumHiddenLayers, includeHead: true);
         Console.WriteLine($"  built the {Name(dtype)} seed-style model in {build.Elapsed.TotalSeconds:F1} s");
         var tokens = questions.Sum(q => (long)tokenizer.Encode(q, BosPolicy.NoBos).Length);
         void RunOne(string question)
@@ -168,7 +168,7 @@ static class EngineBenchmark
     /// One lean model (stopping after layer 24, no lm_head) for every case, shortest inputs first; the peak is reset
     /// before each case and read above the resident size before the model was built, so it includes the weights.
     /// </summary>
-    static IEnumerable<Row> Lean(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, Dictionary<string, string[]> inputs, string[] aloneCases, IReadOnlyList<int> layers, int batchSize)
+    static IEnumerable<Row> Lean(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, Dictionary<string, string[]> inputs, string[] aloneCases, IReadOnlyList<int> layers, int batchSize)
     {
         GC.Collect();
         var baseline = ProcessMemory.ResidentBytes();
@@ -180,7 +180,7 @@ static class EngineBenchmark
             Dtype = dtype == ScalarType.BFloat16 ? ComputeDtype.BFloat16 : ComputeDtype.Float32,
         };
         var build = Stopwatch.StartNew();
-        var model = Qwen2Model.Build(config, weights, layers.Max() + 1);
+        var model = DecoderModel.Build(config, weights, layers.Max() + 1);
         // The engine owns the model; the tokenizer stays ours. The token budget is the device's default.
         using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, NullLogger.Instance, ownsTokenizer: false);
         Console.WriteLine($"  built the {Name(dtype)} lean model in {build.Elapsed.TotalSeconds:F1} s; token budget {engine.TokenBudget}");

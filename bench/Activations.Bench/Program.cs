@@ -1,7 +1,9 @@
 using Activations.Bench;
 
 // Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--dtypes float32,bf16,bf16-not-native] [--cases short,responses,mixed,long-2048,long-4096] [--not-native-cases short,mixed] [--alone-cases short,responses,mixed] [--batch-size 32] [--seed-style]
-//        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 10000] [--batch-size 64] [--layers 6,12,18,24]   (needs the test servers)
+//        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 100000] [--batch-size 256] [--cases "hook_embed;6,12,18,24"] [--modes embedded,distributed] [--baseline other/Activations.Bench.dll]   (needs the test servers)
+//        (--cases: separated by ';', each a --hooks list (hook_embed, blocks.L.hook_resid_post, ...) or a --layers list)
+//        dotnet run --project bench/Activations.Bench -c Release -- engine-families [--batches 8,32] [--models qwen2-1.5b,llama-8b,qwen3-8b]   (bf16; ~11 GB per 8B case)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 switch (mode)
@@ -10,13 +12,23 @@ switch (mode)
         EngineBenchmark.Run((Option("--dtypes") ?? "float32,bf16,bf16-not-native").Split(','), (Option("--cases") ?? string.Join(",", BenchCases.All)).Split(','),
             (Option("--not-native-cases") ?? "short,mixed").Split(','), (Option("--alone-cases") ?? "short,responses,mixed").Split(','),            int.Parse(Option("--batch-size") ?? "32"), args.Contains("--seed-style"));
         return 0;
+    case "engine-families":
+        FamiliesBenchmark.RunFamilies(int.Parse(Option("--repeat") ?? "1"), (Option("--batches") ?? "8,32").Split(',').Select(int.Parse).ToArray(), (Option("--models") ?? "qwen2-1.5b,llama-8b,qwen3-8b").Split(','));
+        return 0;
     case "engine-case":
         EngineBenchmark.RunCase(args[1], args[2].Split(','), args[3].Split(','), int.Parse(args[4]), args[5] == "seed-style");
         return 0;
+    case "engine-families-case":
+        FamiliesBenchmark.RunCase(args[1], args[2].Split(',').Select(int.Parse).ToArray(), int.Parse(args[3]), args[4]);
+        return 0;
     case "pipeline":
-        await PipelineBenchmark.RunAsync(int.Parse(Option("--questions") ?? "10000"), int.Parse(Option("--batch-size") ?? "64"), Option("--layers") ?? "6,12,18,24");
+        PipelineBenchmark.Run(int.Parse(Option("--questions") ?? "100000"), int.Parse(Option("--batch-size") ?? "256"),
+            (Option("--cases") ?? "hook_embed;6,12,18,24").Split(';'), (Option("--modes") ?? "embedded,distributed").Split(','), Option("--baseline"));
+        return 0;
+    case "pipeline-case":
+        await PipelineBenchmark.RunCaseAsync(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]), args[5]);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine or pipeline");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families or pipeline");
         return 2;
 }

@@ -53,7 +53,7 @@ public class MicroBatchingTests
     public void The_worker_hosts_engine_runs_under_the_workers_token_budget()
     {
         var settings = Fixtures.Spec();
-        using var host = new EngineHost(Worker.Loading.ModelFolder.Open(Fixtures.ParityModel), Contracts.ComputeDevice.Cpu,
+        using var host = new EngineHost(Worker.Loading.ModelFolder.Open(Fixtures.ParityModel), Contracts.DeviceRequest.Of(Contracts.ComputeDevice.Cpu),
             Microsoft.Extensions.Logging.Abstractions.NullLogger<EngineHost>.Instance, tokenBudget: 40);
         host.Capture(Enumerable.Repeat(Fixtures.Questions[0], 12).ToArray(), settings, 32);
         Assert.Equal(6, host.ForwardPasses);

@@ -24,6 +24,7 @@ public static class CoordinatorCommands
         var root = new RootCommand("Activations coordinator: captures a Qwen2 model's TransformerLens hook points per question, pooled, into per-hook .pt files.");
         root.Subcommands.Add(RunCommand(configureLogging));
         root.Subcommands.Add(StatusCommand(configureLogging));
+        root.Subcommands.Add(ProbeCommand.Build());
         return root;
     }
 
@@ -41,18 +42,21 @@ public static class CoordinatorCommands
         var maxUnfaithful = new Option<int>("--max-unfaithful") { Description = "Use at most this many unfaithful pairs (the first in CSV order)", DefaultValueFactory = _ => 20 };
         var variant = new Option<string>("--variant") { Description = "Which question of each pair to run: q1 or q2", DefaultValueFactory = _ => "q1" };
         var pooling = new Option<string>("--pooling") { Description = "mean (over all tokens), last (the last token) or mean-no-bos (mean without a leading BOS)", DefaultValueFactory = _ => "mean" };
-        var prependBos = new Option<bool>("--prepend-bos") { Description = "Put the tokenizer's BOS token once in front of each question (default off, as TransformerLens does for Qwen2)" };
-        var device = new Option<string>("--device") { Description = "auto (CUDA when present, else the CPU), cpu or cuda", DefaultValueFactory = _ => "auto" };
+        var prependBos = new Option<bool>("--prepend-bos") { Description = "Put the tokenizer's BOS token once in front of each question (default: the family's TransformerLens default: off for Qwen2, on for Llama and Qwen3)" };
+        var noPrependBos = new Option<bool>("--no-prepend-bos") { Description = "No BOS in front of the questions, whatever the family's default" };
+        var device = new Option<string>("--device") { Description = "auto (CUDA when present, else the CPU), cpu, cuda, cuda:N, or a list (cuda:0,cuda:1) to split the local worker's model over several GPUs", DefaultValueFactory = _ => "auto" };
         var dtype = new Option<string>("--dtype") { Description = "auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; fp16 on the CPU computes in float32", DefaultValueFactory = _ => "auto" };
         var batchSize = new Option<int?>("--batch-size") { Description = "Most questions per forward pass (default: the worker's choice, 32)" };
         var maxTokens = new Option<int?>("--max-tokens") { Description = "Refuse questions longer than this many tokens (default: the model's context length)" };
         var onFailure = new Option<string>("--on-failure") { Description = "What a question that cannot be captured does: fail (no files, the pairs named) or drop (left out)", DefaultValueFactory = _ => "fail" };
         var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"Distributed: RabbitMQ address amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable}); questions go to separate worker processes" };
         var postgres = new Option<string?>("--postgres") { Description = $"Distributed: PostgreSQL connection string \"Host=…;Username=…;Password=…;Database=…\" (or {ConnectionStrings.PostgresEnvironmentVariable}); default: SQLite in --out" };
+        var rabbitmqCaFile = new Option<string?>("--rabbitmq-ca-file") { Description = $"With amqps://: trust only the CA certificates in this PEM file (or {RabbitMqEndpoint.CaFileEnvironmentVariable}); the chain and the host name are always verified" };
+        var connectTimeout = new Option<string?>("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
         var localWorker = new Option<bool>("--local-worker") { Description = "With --rabbitmq: also run a worker in this process" };
         var command = new Command("run", "Run (or resume) a capture job. Without --rabbitmq everything runs in this process.")
         {
-            scores, responses, model, output, revision, layers, hooks, format, maxFaithful, maxUnfaithful, variant, pooling, prependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, postgres, localWorker,
+            scores, responses, model, output, revision, layers, hooks, format, maxFaithful, maxUnfaithful, variant, pooling, prependBos, noPrependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker,
         };
         command.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         {
@@ -71,12 +75,15 @@ public static class CoordinatorCommands
                 Variant = parse.GetValue(variant)!,
                 Pooling = parse.GetValue(pooling)!,
                 PrependBos = parse.GetValue(prependBos),
+                NoPrependBos = parse.GetValue(noPrependBos),
                 Device = parse.GetValue(device)!,
                 Dtype = parse.GetValue(dtype)!,
                 BatchSize = parse.GetValue(batchSize),
                 MaxTokens = parse.GetValue(maxTokens),
                 OnFailure = parse.GetValue(onFailure)!,
                 RabbitMq = parse.GetValue(rabbitmq),
+                RabbitMqCaFile = parse.GetValue(rabbitmqCaFile),
+                ConnectTimeout = parse.GetValue(connectTimeout),
                 Postgres = parse.GetValue(postgres),
                 LocalWorker = parse.GetValue(localWorker),
             });

@@ -1,7 +1,9 @@
+using Activations.Contracts;
 using Activations.Coordinator.Messaging;
 using Activations.Coordinator.Store;
 using Activations.Worker.Loading;
 using Activations.Worker.Loading.Hub;
+using Activations.ServiceDefaults;
 using Activations.Worker.Messaging;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,13 +32,13 @@ public static class CoordinatorHost
         if (run.RunsLocalWorker)
         {
             // The device as asked: the engine host resolves auto here, as the job's spec does (a local worker is on this machine).
-            services.AddEngineHost(run.Capture.Device);
+            services.AddEngineHost(run.Devices ?? DeviceRequest.Of(run.Capture.Device));
             services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
         }
         services.AddMassTransit(x =>
         {
-            x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
-            x.AddConsumer<QuestionFailuresConsumer, QuestionFailuresConsumerDefinition>();
+            BusDefaults.Apply(x);
+            x.AddConsumer<QuestionsAnsweredConsumer, QuestionsAnsweredConsumerDefinition>();
             if (run.RunsLocalWorker)
             {
                 x.AddCaptureWorker();

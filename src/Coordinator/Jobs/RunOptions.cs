@@ -4,6 +4,7 @@ using Activations.Coordinator.Inputs;
 using Activations.Worker.Loading;
 using Activations.ServiceDefaults;
 using Activations.Worker.Capture;
+using Activations.Worker.Model;
 
 namespace Activations.Coordinator.Jobs;
 
@@ -34,31 +35,39 @@ public sealed record RunOptions
     public string Variant { get; init; } = SelectionLimits.DefaultVariant;
     public string Pooling { get; init; } = "mean";
     public bool PrependBos { get; init; }
+    public bool NoPrependBos { get; init; }
     public string Device { get; init; } = "auto";
     public string Dtype { get; init; } = "auto";
     public int? BatchSize { get; init; }
     public int? MaxTokens { get; init; }
     public string? RabbitMq { get; init; }
+    public string? RabbitMqCaFile { get; init; }
+    public string? ConnectTimeout { get; init; }
     public string? Postgres { get; init; }
     public bool LocalWorker { get; init; }
     public string OnFailure { get; init; } = "fail";
+
+    /// <summary>The options with the broker address and the connection string masked.</summary>
+    public override string ToString() => Redacted.Describe(this);
 }
 
 /// <summary>
 /// What the capture asks for before the model is known: the hooks as read from --hooks/--layers, and the options that
-/// go into the <see cref="CaptureSpec"/> once the model's depth and the device are known (see <see cref="SpecFor"/>).
+/// go into the <see cref="CaptureSpec"/> once the model's depth, family and the device are known (see <see cref="SpecFor"/>).
 /// </summary>
-public sealed record CaptureRequest(HookSelection Hooks, Pooling Pooling, BosPolicy BosPolicy, int? MaxTokens, ComputeDevice Device, ComputeDtype Dtype)
+/// <param name="BosPolicy">--prepend-bos (bos) or --no-prepend-bos (no-bos); null: the model family's default</param>
+public sealed record CaptureRequest(HookSelection Hooks, Pooling Pooling, BosPolicy? BosPolicy, int? MaxTokens, ComputeDevice Device, ComputeDtype Dtype)
 {
     /// <summary>
-    /// The job's capture spec for a model of <paramref name="layerCount"/> layers (<paramref name="source"/>), with
-    /// the device kind and dtype as resolved; validated by <see cref="CaptureSpec.Validate"/>, the one place.
+    /// The job's capture spec for a model of <paramref name="family"/> with <paramref name="layerCount"/> layers
+    /// (<paramref name="source"/>), with the device kind and dtype as resolved and the BOS policy as asked or, when not
+    /// asked, the family's TransformerLens default; validated by <see cref="CaptureSpec.Validate"/>, the one place.
     /// </summary>
-    public CaptureSpec SpecFor(int layerCount, string source, ComputeDevice resolvedDevice, ComputeDtype resolvedDtype) => new CaptureSpec
+    public CaptureSpec SpecFor(int layerCount, string source, ComputeDevice resolvedDevice, ComputeDtype resolvedDtype, ModelFamily family) => new CaptureSpec
     {
         Hooks = Hooks.Resolve(layerCount, source),
         Pooling = Pooling,
-        BosPolicy = BosPolicy,
+        BosPolicy = BosPolicy ?? family.DefaultBosPolicy(),
         MaxTokens = MaxTokens,
         Device = resolvedDevice,
         Dtype = resolvedDtype,
@@ -78,10 +87,20 @@ public sealed record ValidatedRun(
     RabbitMqEndpoint? Broker,
     string? Postgres,
     bool LocalWorker,
-    FailurePolicy OnFailure)
+    FailurePolicy OnFailure,
+    DeviceRequest? Devices = null)
 {
+    /// <summary>The local worker's devices: --device's list when one was given, else the resolved kind.</summary>
+    public DeviceRequest LocalDevices(ComputeDevice resolved) => Devices is { Entries.Count: > 0 } list ? list : DeviceRequest.Of(resolved);
+
     /// <summary>Whether this process runs a worker of its own (always without a broker).</summary>
     public bool RunsLocalWorker => Broker is null || LocalWorker;
+
+    /// <summary>How long to wait for the broker and the database before exiting with an error.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = RabbitMqEndpoint.DefaultConnectTimeout;
+
+    /// <summary>The run with the connection string masked.</summary>
+    public override string ToString() => Redacted.Describe(this);
 
     /// <summary>One validation step for every parameter, shared by embedded and distributed runs.</summary>
     public static ValidatedRun Validate(RunOptions options)
@@ -89,7 +108,7 @@ public sealed record ValidatedRun(
         var hooks = HookSelection.Parse(options.Hooks, options.Layers);
         var formats = OutputFormatNames.Parse(options.Format);
         var pooling = OptionNames.ParsePooling(options.Pooling);
-        var device = OptionNames.ParseDevice(options.Device);
+        var devices = DeviceRequest.Parse(options.Device);
         var dtype = OptionNames.ParseDtype(options.Dtype);
         // The CPU's bf16 override (ACTIVATIONS_CPU_BF16) is read, and refused if unknown, with the options, before anything is written.
         _ = CpuFeatures.Current;
@@ -115,8 +134,12 @@ public sealed record ValidatedRun(
         {
             throw new InvalidInputException("--model", "no model was given");
         }
-        var capture = new CaptureRequest(hooks, pooling, options.PrependBos ? BosPolicy.Bos : BosPolicy.NoBos, options.MaxTokens, device, dtype);
-        var rabbitmq = options.RabbitMq ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable);
+        if (options.PrependBos && options.NoPrependBos)
+        {
+            throw new InvalidInputException("--prepend-bos", "--prepend-bos and --no-prepend-bos contradict each other: give one");
+        }
+        BosPolicy? bos = options.PrependBos ? BosPolicy.Bos : options.NoPrependBos ? BosPolicy.NoBos : null;
+        var capture = new CaptureRequest(hooks, pooling, bos, options.MaxTokens, devices.Kind, dtype);
         var postgres = options.Postgres ?? Environment.GetEnvironmentVariable(ConnectionStrings.PostgresEnvironmentVariable);
         return new ValidatedRun(
             new ModelRequest(options.Model, options.Revision),
@@ -127,9 +150,13 @@ public sealed record ValidatedRun(
             options.Responses,
             options.Out,
             options.BatchSize,
-            string.IsNullOrWhiteSpace(rabbitmq) ? null : RabbitMqEndpoint.Parse(rabbitmq),
+            RabbitMqEndpoint.Resolve(options.RabbitMq, options.RabbitMqCaFile, options.ConnectTimeout),
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
-            onFailure);
+            onFailure,
+            devices)
+        {
+            ConnectTimeout = RabbitMqEndpoint.ParseConnectTimeout(options.ConnectTimeout),
+        };
     }
 }

@@ -1,18 +1,25 @@
 using Activations.Contracts;
 using Activations.Worker.Loading;
+using Activations.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Activations.Worker.Capture;
 
 /// <summary>
-/// A worker's one model on its one device. The engine is loaded for the first job's dtype and depth, and
+/// A worker's one model on its device (or split over its device list). The engine is loaded for the first job's dtype and depth, and
 /// reloaded only when a job needs a deeper layer or another dtype. One forward pass at a time.
 /// </summary>
 /// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
 /// <param name="tokenBudget">padded tokens per forward pass (the worker's option); null: the device's default</param>
-public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null, int? tokenBudget = null) : IEngineHost, IDisposable
+public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogger<EngineHost> logger, string? fingerprint = null, int? tokenBudget = null) : IEngineHost, IDisposable
 {
+    /// <summary>A host on one device kind (auto, cpu, cuda).</summary>
+    public EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null)
+        : this(folder, DeviceRequest.Of(device), logger, fingerprint)
+    {
+    }
+
     readonly Lock gate = new();
     ActivationEngine? engine;
 
@@ -35,7 +42,7 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
     public CaptureSpec Check(CaptureSpec spec)
     {
         spec.Validate(folder.Config.NumHiddenLayers, folder.Path);
-        var kind = ComputeTarget.ResolveKind(device, ComputeDtype.Float32, logger).Kind;
+        var kind = ComputeTarget.ResolveKind(devices.Kind, ComputeDtype.Float32, logger).Kind;
         if (spec.Device != ComputeDevice.Auto && spec.Device != kind)
         {
             throw new InvalidInputException("--device", $"the job computes on {OptionNames.Of(spec.Device)}, this worker on {OptionNames.Of(kind)}: run the coordinator with --device {OptionNames.Of(kind)} for this worker");
@@ -55,13 +62,21 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
     public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
         var checkedSpec = Check(spec);
-        lock (gate)
+        // A second batch in hand waits here while the first computes: its own span, so the batch's cost leaves it out.
+        var waiting = ActivationsTelemetry.Source.StartActivity("wait for engine");
+        gate.Enter();
+        waiting?.Dispose();
+        try
         {
             var current = EnsureEngine(checkedSpec);
             var before = current.ForwardPasses;
             var result = current.Capture(questions, checkedSpec, batchSize);
             ForwardPasses += current.ForwardPasses - before;
             return result;
+        }
+        finally
+        {
+            gate.Exit();
         }
     }
 
@@ -79,7 +94,7 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
             engine.Dispose();
             engine = null;
         }
-        var loaded = ActivationEngine.Load(folder, spec, logger, tokenBudget);
+        var loaded = ActivationEngine.Load(folder, spec, logger, devices, tokenBudget);
         Volatile.Write(ref engine, loaded);
         return loaded;
     }
