@@ -15,11 +15,9 @@ public enum FailurePolicy
     Drop,
 }
 
-/// <summary>The `run` command's options as typed, before validation.</summary>
-public sealed record RunOptions
+/// <summary>The options `run` and `capture` share, as typed, before validation.</summary>
+public record JobOptions
 {
-    public required string Scores { get; init; }
-    public required string Responses { get; init; }
     public required string Model { get; init; }
     public required string Out { get; init; }
     public string? Revision { get; init; }
@@ -28,19 +26,28 @@ public sealed record RunOptions
     /// <summary>--hooks as typed; null: not given.</summary>
     public string? Hooks { get; init; }
     public string Format { get; init; } = "pt";
-    public int MaxFaithful { get; init; } = SelectionLimits.DefaultMaxFaithful;
-    public int MaxUnfaithful { get; init; } = SelectionLimits.DefaultMaxUnfaithful;
-    public string Variant { get; init; } = SelectionLimits.DefaultVariant;
     public string Pooling { get; init; } = "mean";
     public bool PrependBos { get; init; }
     public string Device { get; init; } = "auto";
     public string Dtype { get; init; } = "auto";
     public int? BatchSize { get; init; }
     public int? MaxTokens { get; init; }
+    /// <summary>--prompt-template as typed; null: each text as it is.</summary>
+    public string? PromptTemplate { get; init; }
     public string? RabbitMq { get; init; }
     public string? Postgres { get; init; }
     public bool LocalWorker { get; init; }
     public string OnFailure { get; init; } = "fail";
+}
+
+/// <summary>The `run` command's options as typed, before validation.</summary>
+public sealed record RunOptions : JobOptions
+{
+    public required string Scores { get; init; }
+    public required string Responses { get; init; }
+    public int MaxFaithful { get; init; } = SelectionLimits.DefaultMaxFaithful;
+    public int MaxUnfaithful { get; init; } = SelectionLimits.DefaultMaxUnfaithful;
+    public string Variant { get; init; } = SelectionLimits.DefaultVariant;
 }
 
 /// <summary>
@@ -64,14 +71,14 @@ public sealed record CaptureRequest(HookSelection Hooks, Pooling Pooling, BosPol
     }.Validate(layerCount, source);
 }
 
-/// <summary>A run whose every parameter has been checked; built only by <see cref="Validate"/>.</summary>
-public sealed record ValidatedRun(
+/// <summary>
+/// What every capture job needs, every parameter checked: the model, the capture, the formats, the output folder, the
+/// template, the bus and store, the failure policy. Built only by <see cref="Validate"/>; `run` and `capture` add their inputs.
+/// </summary>
+public record ValidatedJob(
     ModelRequest Model,
     CaptureRequest Capture,
     OutputFormats Formats,
-    SelectionLimits Limits,
-    string Scores,
-    string Responses,
     string Out,
     int? BatchSize,
     RabbitMqEndpoint? Broker,
@@ -79,25 +86,21 @@ public sealed record ValidatedRun(
     bool LocalWorker,
     FailurePolicy OnFailure)
 {
+    /// <summary>Wraps each text before it is tokenised; <see cref="PromptTemplate.Identity"/> when none was given.</summary>
+    public PromptTemplate Template { get; init; } = PromptTemplate.Identity;
+
     /// <summary>Whether this process runs a worker of its own (always without a broker).</summary>
     public bool RunsLocalWorker => Broker is null || LocalWorker;
 
-    /// <summary>One validation step for every parameter, shared by embedded and distributed runs.</summary>
-    public static ValidatedRun Validate(RunOptions options)
+    /// <summary>One validation step for every shared parameter, for embedded and distributed jobs alike.</summary>
+    public static ValidatedJob Validate(JobOptions options)
     {
         var hooks = HookSelection.Parse(options.Hooks, options.Layers);
         var formats = OutputFormatNames.Parse(options.Format);
         var pooling = OptionNames.ParsePooling(options.Pooling);
         var device = OptionNames.ParseDevice(options.Device);
         var dtype = OptionNames.ParseDtype(options.Dtype);
-        if (options.MaxFaithful < 0)
-        {
-            throw new InvalidInputException("--max-faithful", $"must not be negative (got {options.MaxFaithful})");
-        }
-        if (options.MaxUnfaithful < 0)
-        {
-            throw new InvalidInputException("--max-unfaithful", $"must not be negative (got {options.MaxUnfaithful})");
-        }
+        var template = PromptTemplate.Parse(options.PromptTemplate);
         if (options.BatchSize is < 1)
         {
             throw new InvalidInputException("--batch-size", "must be at least 1");
@@ -115,18 +118,50 @@ public sealed record ValidatedRun(
         var capture = new CaptureRequest(hooks, pooling, options.PrependBos ? BosPolicy.Bos : BosPolicy.NoBos, options.MaxTokens, device, dtype);
         var rabbitmq = options.RabbitMq ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable);
         var postgres = options.Postgres ?? Environment.GetEnvironmentVariable(ConnectionStrings.PostgresEnvironmentVariable);
-        return new ValidatedRun(
+        return new ValidatedJob(
             new ModelRequest(options.Model, options.Revision),
             capture,
             formats,
-            new SelectionLimits { MaxFaithful = options.MaxFaithful, MaxUnfaithful = options.MaxUnfaithful, Variant = options.Variant },
-            options.Scores,
-            options.Responses,
             options.Out,
             options.BatchSize,
             string.IsNullOrWhiteSpace(rabbitmq) ? null : RabbitMqEndpoint.Parse(rabbitmq),
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
-            onFailure);
+            onFailure)
+        {
+            Template = template,
+        };
+    }
+}
+
+/// <summary>A `run` whose every parameter has been checked: the shared job plus the study's two files and caps; built only by <see cref="Validate"/>.</summary>
+public sealed record ValidatedRun : ValidatedJob
+{
+    ValidatedRun(ValidatedJob job, SelectionLimits limits, string scores, string responses) : base(job)
+    {
+        Limits = limits;
+        Scores = scores;
+        Responses = responses;
+    }
+
+    public SelectionLimits Limits { get; }
+    public string Scores { get; }
+    public string Responses { get; }
+
+    public static ValidatedRun Validate(RunOptions options)
+    {
+        if (options.MaxFaithful < 0)
+        {
+            throw new InvalidInputException("--max-faithful", $"must not be negative (got {options.MaxFaithful})");
+        }
+        if (options.MaxUnfaithful < 0)
+        {
+            throw new InvalidInputException("--max-unfaithful", $"must not be negative (got {options.MaxUnfaithful})");
+        }
+        return new ValidatedRun(
+            ValidatedJob.Validate(options),
+            new SelectionLimits { MaxFaithful = options.MaxFaithful, MaxUnfaithful = options.MaxUnfaithful, Variant = options.Variant },
+            options.Scores,
+            options.Responses);
     }
 }
