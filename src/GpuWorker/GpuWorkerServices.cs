@@ -37,8 +37,10 @@ public static class GpuWorkerServices
             sp.GetRequiredService<IEngineHost>(),
             PreloadSpec(sp.GetRequiredService<ModelResolver>().Resolved.Folder, settings),
             sp.GetRequiredService<ILogger<ModelPreloadService>>()));
+        services.AddBoundedBusStart(settings.Broker);
         services.AddMassTransit(x =>
         {
+            BusDefaults.Apply(x);
             x.AddCaptureWorker();
             x.UsingRabbitMq((context, rabbit) =>
             {

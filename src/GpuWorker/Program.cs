@@ -16,22 +16,24 @@ var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at s
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
+var rabbitmqCaFile = new Option<string?>("--rabbitmq-ca-file") { Description = $"With amqps://: trust only the CA certificates in this PEM file (or {RabbitMqEndpoint.CaFileEnvironmentVariable}); the chain and the host name are always verified" };
+var connectTimeout = new Option<string?>("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
 var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
-    rabbitmq, model, revision, device, dtype, batchSize, name, healthPort, statsFile,
+    rabbitmq, rabbitmqCaFile, connectTimeout, model, revision, device, dtype, batchSize, name, healthPort, statsFile,
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
     // Everything the user gave is checked here, once; the host gets typed values.
-    var address = parse.GetValue(rabbitmq) ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable)
+    var broker = RabbitMqEndpoint.Resolve(parse.GetValue(rabbitmq), parse.GetValue(rabbitmqCaFile), parse.GetValue(connectTimeout))
         ?? throw new InvalidInputException("--rabbitmq", $"a worker needs a broker: give --rabbitmq or set {RabbitMqEndpoint.EnvironmentVariable}");
     if (parse.GetValue(batchSize) < 1)
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
     }
     var settings = new GpuWorkerSettings(
-        RabbitMqEndpoint.Parse(address),
+        broker,
         new ModelRequest(parse.GetValue(model)!, parse.GetValue(revision)),
         OptionNames.ParseDevice(parse.GetValue(device)!),
         OptionNames.ParseDtype(parse.GetValue(dtype)!),
@@ -43,12 +45,16 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     ConsoleHost.ConfigureLogging(builder.Logging);
     builder.Services.AddGpuWorker(settings);
     using var host = builder.Build();
+    // A broker that refuses our certificate check or credentials, or is not there, ends the worker before the model
+    // downloads: one line, exit 69, within the connect timeout.
+    await broker.EnsureReachableAsync(cancellation);
     // The model first (a download on a first start), so that a bad --model is one line and exit 2 before anything
     // starts; building the bus then finds it resolved.
     var resolved = await host.Services.GetRequiredService<ModelResolver>().ResolveAsync(cancellation);
     host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Activations.GpuWorker").LogInformation(
         "Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", settings.Worker.Name, resolved.Folder.Path, resolved.Fingerprint, settings.Broker);
-    await host.RunAsync(cancellation);
+    await host.StartBoundedAsync(broker, cancellation);
+    await host.WaitForShutdownAsync(cancellation);
     return 0;
 }));
 return await root.Parse(args).InvokeAsync();

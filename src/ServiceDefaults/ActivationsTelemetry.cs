@@ -46,7 +46,7 @@ public static class ActivationsTelemetry
         {
             return new Nothing();
         }
-        var resource = ResourceBuilder.CreateDefault().AddService(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME") ?? serviceName);
+        var resource = CreateResource(serviceName);
         var tracing = Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)
             .AddSource(Name, MassTransitName)
@@ -60,6 +60,16 @@ public static class ActivationsTelemetry
             .Build();
         return new Both(tracing, metrics);
     }
+
+    /// <summary>
+    /// This process's resource: service.name (OTEL_SERVICE_NAME, else <paramref name="serviceName"/>) and a
+    /// service.instance.id (host/pid), then OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME read last, so what the
+    /// deployment sets (service.instance.id=worker-3 from compose, the pod name in Kubernetes) wins over the code's values.
+    /// </summary>
+    public static ResourceBuilder CreateResource(string serviceName)
+        => ResourceBuilder.CreateDefault()
+            .AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}/{Environment.ProcessId}", autoGenerateServiceInstanceId: false)
+            .AddEnvironmentVariableDetector();
 
     sealed class Nothing : IDisposable
     {

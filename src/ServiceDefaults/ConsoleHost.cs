@@ -10,6 +10,9 @@ public static class ConsoleHost
     /// <summary>Exit code for input the user must fix.</summary>
     public const int BadInputExitCode = 2;
 
+    /// <summary>Exit code for a broker or database that could not be reached or refused us (EX_UNAVAILABLE).</summary>
+    public const int UnreachableExitCode = 69;
+
     public static void ConfigureLogging(ILoggingBuilder logging, LogLevel level = LogLevel.Information)
     {
         logging.ClearProviders();
@@ -37,6 +40,11 @@ public static class ConsoleHost
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return BadInputExitCode;
+        }
+        catch (ServiceUnreachableException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return UnreachableExitCode;
         }
         catch (OperationCanceledException)
         {

@@ -17,6 +17,7 @@ PG_DATABASE=activations
 RMQ_PORT="${ACTIVATIONS_RABBITMQ_PORT:-55672}"
 RMQ_DIST_PORT="${ACTIVATIONS_RABBITMQ_DIST_PORT:-55673}"
 RMQ_MGMT_PORT="${ACTIVATIONS_RABBITMQ_MANAGEMENT_PORT:-55674}"
+RMQ_TLS_PORT="${ACTIVATIONS_RABBITMQ_TLS_PORT:-$((RMQ_PORT + 3))}"
 RMQ_NODE="${ACTIVATIONS_RABBITMQ_NODENAME:-activations-test@localhost}"
 RMQ_USER=activations
 RMQ_PASSWORD=activations
@@ -45,6 +46,33 @@ ensure_packages() {
         || die "apt-get install ${missing[*]} failed or timed out"
     [ -x "$PG_BIN/initdb" ] || die "$PG_BIN/initdb still missing after install (not PostgreSQL 15?)"
     [ -x "$RMQ_BIN/rabbitmq-server" ] || die "$RMQ_BIN/rabbitmq-server still missing after install"
+}
+
+# ---------------------------------------------------------------- TLS
+# A private CA (made here, once per state folder, valid 30 days) and a server certificate for "localhost" only
+# (not 127.0.0.1: the TLS tests dial the IP to see a host-name mismatch refused). RabbitMQ listens for amqps on
+# RMQ_TLS_PORT with it; PostgreSQL offers TLS on its port (ssl = on; clients choose, as with any server).
+tls_dir() { echo "$STATE/tls"; }
+
+tls_make() {
+    local d; d="$(tls_dir)"
+    command -v openssl >/dev/null || die "openssl is needed for the TLS test servers"
+    if [ -s "$d/server.pem" ] && openssl x509 -checkend 86400 -noout -in "$d/server.pem" >/dev/null 2>&1; then
+        return 0
+    fi
+    log "making a private CA and a server certificate for localhost in $d"
+    rm -rf "$d"; mkdir -p "$d"
+    (
+        cd "$d"
+        umask 077
+        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Activations test CA" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -keyout ca.key -out ca.pem >/dev/null 2>&1
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr >/dev/null 2>&1
+        printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile server.ext -out server.pem >/dev/null 2>&1
+        chmod 0644 ca.pem server.pem
+    ) || die "openssl could not make the test certificates"
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -117,7 +145,13 @@ synchronous_commit = off
 full_page_writes = off
 password_encryption = scram-sha-256
 log_min_messages = warning
+ssl = on
+ssl_cert_file = 'server.pem'
+ssl_key_file = 'server.key'
 CONF
+    # PostgreSQL insists that its key belongs to it and nobody else can read it.
+    install -o postgres -g postgres -m 0644 "$(tls_dir)/server.pem" "$dir/data/server.pem"
+    install -o postgres -g postgres -m 0600 "$(tls_dir)/server.key" "$dir/data/server.key"
     chown postgres: "$dir/data/activations.conf"
 }
 
@@ -222,6 +256,12 @@ rmq_prepare() {
 listeners.tcp.default = 127.0.0.1:$RMQ_PORT
 management.tcp.port = $RMQ_MGMT_PORT
 management.tcp.ip = 127.0.0.1
+listeners.ssl.default = 127.0.0.1:$RMQ_TLS_PORT
+ssl_options.cacertfile = $(tls_dir)/ca.pem
+ssl_options.certfile = $(tls_dir)/server.pem
+ssl_options.keyfile = $(tls_dir)/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
 # The first boot creates this user instead of guest.
 default_user = $RMQ_USER
 default_pass = $RMQ_PASSWORD
@@ -333,7 +373,12 @@ export ACTIVATIONS_TEST_RABBITMQ=amqp://$RMQ_USER:$RMQ_PASSWORD@127.0.0.1:$RMQ_P
 export ACTIVATIONS_TEST_RABBITMQ_MANAGEMENT=http://127.0.0.1:$RMQ_MGMT_PORT
 export ACTIVATIONS_TEST_RABBITMQ_MANAGEMENT_USER=$RMQ_USER
 export ACTIVATIONS_TEST_RABBITMQ_MANAGEMENT_PASSWORD=$RMQ_PASSWORD
-export ACTIVATIONS_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=$PG_USER;Password=$PG_PASSWORD;Database=$PG_DATABASE"
+# Plain (SSL Mode=Disable): the server offers TLS for the TLS tests, the other tests keep the unencrypted path they had.
+export ACTIVATIONS_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=$PG_USER;Password=$PG_PASSWORD;Database=$PG_DATABASE;SSL Mode=Disable"
+# TLS: amqps on its own port and PostgreSQL with VerifyFull, both trusting only the private CA (tests/servers/common.sh tls_make).
+export ACTIVATIONS_TEST_TLS_CA="$(tls_dir)/ca.pem"
+export ACTIVATIONS_TEST_RABBITMQ_TLS=amqps://$RMQ_USER:$RMQ_PASSWORD@localhost:$RMQ_TLS_PORT/
+export ACTIVATIONS_TEST_POSTGRES_TLS="Host=localhost;Port=$PG_PORT;Username=$PG_USER;Password=$PG_PASSWORD;Database=$PG_DATABASE;SSL Mode=VerifyFull;Root Certificate=$(tls_dir)/ca.pem"
 # Fault tests run these: "<script> [--kill] [seconds-down]" (clean stop, or SIGKILL/immediate
 # with --kill; stay down that long; start; return once the server answers again).
 export ACTIVATIONS_TEST_RESTART_RABBITMQ="$SERVERS_SCRIPTS/restart-rabbitmq.sh"

@@ -4,7 +4,7 @@
 # are up changes nothing. Writes the connection settings to $STATE/env.
 #   ACTIVATIONS_SERVERS_DIR (default <repo>/.ci-state/servers), ACTIVATIONS_PG_PORT (55432),
 #   ACTIVATIONS_RABBITMQ_PORT (55672), ACTIVATIONS_RABBITMQ_DIST_PORT (55673),
-#   ACTIVATIONS_RABBITMQ_MANAGEMENT_PORT (55674).
+#   ACTIVATIONS_RABBITMQ_MANAGEMENT_PORT (55674), ACTIVATIONS_RABBITMQ_TLS_PORT (amqps, RabbitMQ port + 3).
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -12,6 +12,7 @@ set -euo pipefail
 [ "$(id -u)" -eq 0 ] || die "run as root (PostgreSQL runs as user postgres via runuser)"
 ensure_packages
 mkdir -p "$STATE"
+tls_make
 t0=$SECONDS
 pg_start
 log "PostgreSQL ready ($((SECONDS - t0))s)"

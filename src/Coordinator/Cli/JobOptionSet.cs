@@ -23,12 +23,14 @@ sealed class JobOptionSet(string outDescription)
     readonly Option<string?> promptTemplate = new("--prompt-template") { Description = "Wrap each text before tokenising; must contain {text} once, e.g. \"<｜User｜>{text}<｜Assistant｜>\" for the R1 chat format (recorded in the manifest, part of the job key)" };
     readonly Option<string> onFailure = new("--on-failure") { Description = "What a question that cannot be captured does: fail (no files, the questions named) or drop (left out)", DefaultValueFactory = _ => "fail" };
     readonly Option<string?> rabbitmq = new("--rabbitmq") { Description = $"Distributed: RabbitMQ address amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable}); questions go to separate worker processes" };
+    readonly Option<string?> rabbitmqCaFile = new("--rabbitmq-ca-file") { Description = $"With amqps://: trust only the CA certificates in this PEM file (or {RabbitMqEndpoint.CaFileEnvironmentVariable}); the chain and the host name are always verified" };
+    readonly Option<string?> connectTimeout = new("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
     readonly Option<string?> postgres = new("--postgres") { Description = $"Distributed: PostgreSQL connection string \"Host=…;Username=…;Password=…;Database=…\" (or {ConnectionStrings.PostgresEnvironmentVariable}); default: SQLite in --out" };
     readonly Option<bool> localWorker = new("--local-worker") { Description = "With --rabbitmq: also run a worker in this process" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { model, output, revision, layers, hooks, format, pooling, prependBos, device, dtype, batchSize, maxTokens, promptTemplate, onFailure, rabbitmq, postgres, localWorker })
+        foreach (var option in new Option[] { model, output, revision, layers, hooks, format, pooling, prependBos, device, dtype, batchSize, maxTokens, promptTemplate, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker })
         {
             command.Options.Add(option);
         }
@@ -52,6 +54,8 @@ sealed class JobOptionSet(string outDescription)
         PromptTemplate = parse.GetValue(promptTemplate),
         OnFailure = parse.GetValue(onFailure)!,
         RabbitMq = parse.GetValue(rabbitmq),
+        RabbitMqCaFile = parse.GetValue(rabbitmqCaFile),
+        ConnectTimeout = parse.GetValue(connectTimeout),
         Postgres = parse.GetValue(postgres),
         LocalWorker = parse.GetValue(localWorker),
     };

@@ -2,6 +2,7 @@ using Activations.Coordinator.Messaging;
 using Activations.Coordinator.Store;
 using Activations.Worker.Loading;
 using Activations.Worker.Loading.Hub;
+using Activations.ServiceDefaults;
 using Activations.Worker.Messaging;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,6 +36,7 @@ public static class CoordinatorHost
         }
         services.AddMassTransit(x =>
         {
+            BusDefaults.Apply(x);
             x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
             x.AddConsumer<QuestionFailuresConsumer, QuestionFailuresConsumerDefinition>();
             if (run.RunsLocalWorker)

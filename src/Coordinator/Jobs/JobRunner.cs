@@ -65,6 +65,15 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         ActivationFileWriter.CheckWritable(run.Out);
 
         logger.LogInformation("Store: {Store}; broker: {Broker}", store.Connection, run.Broker?.ToString() ?? "in memory");
+        // Both servers answer (and trust holds) before any work starts; each failure is one line, in bounded time.
+        if (run.Postgres is { } postgres)
+        {
+            await PostgresConnectCheck.EnsureReachableAsync(postgres, run.ConnectTimeout, cancellation);
+        }
+        if (run.Broker is { } broker)
+        {
+            await broker.EnsureReachableAsync(cancellation);
+        }
         await store.MigrateAsync(cancellation);
         var job = new JobRecord
         {
@@ -129,10 +138,10 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
     /// <summary>Starts the bus (and the local worker), publishes what has no result yet, and waits until every question is in.</summary>
     async Task<(int Published, TimeSpan CaptureTime)> CaptureMissingAsync(ValidatedJob run, CaptureSpec spec, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
     {
-        // Started once the job is in the store, and returns once the result consumers are receiving: a resumed
-        // run's backlog drain counts on it.
+        // Started once the job is in the store, and returns once the result consumers are receiving (a resumed
+        // run's backlog drain counts on it), or fails after the connect timeout.
         var control = bus();
-        await control.StartAsync(cancellation);
+        await control.StartBoundedAsync(run.Broker, cancellation);
         try
         {
             if (resumed)

@@ -35,9 +35,14 @@ public record JobOptions
     /// <summary>--prompt-template as typed; null: each text as it is.</summary>
     public string? PromptTemplate { get; init; }
     public string? RabbitMq { get; init; }
+    public string? RabbitMqCaFile { get; init; }
+    public string? ConnectTimeout { get; init; }
     public string? Postgres { get; init; }
     public bool LocalWorker { get; init; }
     public string OnFailure { get; init; } = "fail";
+
+    /// <summary>The options with the broker address and the connection string masked (sealed: every command's options print the same way).</summary>
+    public sealed override string ToString() => Redacted.Describe(this);
 }
 
 /// <summary>The `run` command's options as typed, before validation.</summary>
@@ -92,6 +97,12 @@ public record ValidatedJob(
     /// <summary>Whether this process runs a worker of its own (always without a broker).</summary>
     public bool RunsLocalWorker => Broker is null || LocalWorker;
 
+    /// <summary>How long to wait for the broker and the database before exiting with an error.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = RabbitMqEndpoint.DefaultConnectTimeout;
+
+    /// <summary>The job with the connection string masked (sealed: `run` and `capture` print the same way).</summary>
+    public sealed override string ToString() => Redacted.Describe(this);
+
     /// <summary>One validation step for every shared parameter, for embedded and distributed jobs alike.</summary>
     public static ValidatedJob Validate(JobOptions options)
     {
@@ -116,7 +127,6 @@ public record ValidatedJob(
             throw new InvalidInputException("--model", "no model was given");
         }
         var capture = new CaptureRequest(hooks, pooling, options.PrependBos ? BosPolicy.Bos : BosPolicy.NoBos, options.MaxTokens, device, dtype);
-        var rabbitmq = options.RabbitMq ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable);
         var postgres = options.Postgres ?? Environment.GetEnvironmentVariable(ConnectionStrings.PostgresEnvironmentVariable);
         return new ValidatedJob(
             new ModelRequest(options.Model, options.Revision),
@@ -124,12 +134,13 @@ public record ValidatedJob(
             formats,
             options.Out,
             options.BatchSize,
-            string.IsNullOrWhiteSpace(rabbitmq) ? null : RabbitMqEndpoint.Parse(rabbitmq),
+            RabbitMqEndpoint.Resolve(options.RabbitMq, options.RabbitMqCaFile, options.ConnectTimeout),
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
             onFailure)
         {
             Template = template,
+            ConnectTimeout = RabbitMqEndpoint.ParseConnectTimeout(options.ConnectTimeout),
         };
     }
 }

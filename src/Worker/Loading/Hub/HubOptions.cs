@@ -1,3 +1,5 @@
+using Activations.ServiceDefaults;
+
 namespace Activations.Worker.Loading.Hub;
 
 /// <summary>
@@ -30,6 +32,9 @@ public sealed record HubOptions
 
     /// <summary>Download progress is logged at most this often.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The options with the token masked.</summary>
+    public override string ToString() => Redacted.Describe(this);
 
     /// <summary>Reads the process environment and the token file.</summary>
     public static HubOptions FromEnvironment()
