@@ -1,7 +1,8 @@
 using Activations.Bench;
 
 // Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--repeat N] [--batches 1,8,32] [--dtypes float32,bf16]
-//        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 10000] [--batch-size 64] [--layers 6,12,18,24]   (needs the test servers)
+//        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 100000] [--batch-size 256] [--cases "hook_embed;6,12,18,24"] [--modes embedded,distributed] [--baseline other/Activations.Bench.dll]   (needs the test servers)
+//        (--cases: separated by ';', each a --hooks list (hook_embed, blocks.L.hook_resid_post, ...) or a --layers list)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 switch (mode)
@@ -15,7 +16,11 @@ switch (mode)
         EngineBenchmark.RunCase(args[1], args[2], args[3].Split(',').Select(int.Parse).ToArray(), int.Parse(args[4]));
         return 0;
     case "pipeline":
-        await PipelineBenchmark.RunAsync(int.Parse(Option("--questions") ?? "10000"), int.Parse(Option("--batch-size") ?? "64"), Option("--layers") ?? "6,12,18,24");
+        PipelineBenchmark.Run(int.Parse(Option("--questions") ?? "100000"), int.Parse(Option("--batch-size") ?? "256"),
+            (Option("--cases") ?? "hook_embed;6,12,18,24").Split(';'), (Option("--modes") ?? "embedded,distributed").Split(','), Option("--baseline"));
+        return 0;
+    case "pipeline-case":
+        await PipelineBenchmark.RunCaseAsync(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]), args[5]);
         return 0;
     default:
         Console.Error.WriteLine($"unknown benchmark '{mode}': use engine or pipeline");

@@ -18,7 +18,7 @@ var name = new Option<string?>("--name") { Description = "This worker's name in 
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
 var rabbitmqCaFile = new Option<string?>("--rabbitmq-ca-file") { Description = $"With amqps://: trust only the CA certificates in this PEM file (or {RabbitMqEndpoint.CaFileEnvironmentVariable}); the chain and the host name are always verified" };
 var connectTimeout = new Option<string?>("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
-var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes)" };
+var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes, and the seconds spent per span: capture batch, tokenize, forward, reply)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
     rabbitmq, rabbitmqCaFile, connectTimeout, model, revision, device, dtype, batchSize, name, healthPort, statsFile,
@@ -32,13 +32,14 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
     }
+    using var spans = parse.GetValue(statsFile) is null ? null : new SpanTotals();
     var settings = new GpuWorkerSettings(
         broker,
         new ModelRequest(parse.GetValue(model)!, parse.GetValue(revision)),
         OptionNames.ParseDevice(parse.GetValue(device)!),
         OptionNames.ParseDtype(parse.GetValue(dtype)!),
         parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment(),
-        new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile) });
+        new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), Spans = spans });
 
     using var telemetry = ActivationsTelemetry.Start("activations-worker");
     var builder = Host.CreateApplicationBuilder();

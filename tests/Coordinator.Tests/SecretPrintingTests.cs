@@ -10,7 +10,7 @@ namespace Activations.Coordinator.Tests;
 public class SecretPrintingTests
 {
     static IEnumerable<Type> Records() =>
-        new[] { typeof(JobRunner), typeof(HubOptions), typeof(RabbitMqEndpoint), typeof(Contracts.CaptureSettings), typeof(GpuWorker.GpuWorkerSettings) }
+        new[] { typeof(JobRunner), typeof(HubOptions), typeof(RabbitMqEndpoint), typeof(Contracts.CaptureSpec), typeof(GpuWorker.GpuWorkerSettings) }
             .Select(t => t.Assembly)
             .SelectMany(a => a.GetTypes())
             .Where(t => t.GetMethod("<Clone>$") is not null);

@@ -178,7 +178,7 @@ public class FaultTests(ITestOutputHelper log)
         try
         {
             // A worker's duplicate with other values, while the job runs: the first result recorded stays.
-            await bus.Publish(Forged(jobId, index, original.Length / 4 / FaultJob.Layers.Length, 42f));
+            await bus.Publish(new QuestionsAnswered { Results = [Forged(jobId, index, original.Length / 4 / FaultJob.Layers.Length, 42f)], Failures = [] });
             Assert.True(await Faults.ExitAsync(servers, coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
             Assert.Equal(original, (await servers.QueryAsync<byte[]>($"SELECT string_agg(vector, ''::bytea ORDER BY hook) FROM result_vectors WHERE question_index = {index}"))[0]);
             await AssertCompleteAsync(servers, output, expected, clock);
@@ -186,7 +186,7 @@ public class FaultTests(ITestOutputHelper log)
             var files = Directory.GetFiles(output).ToDictionary(f => f, File.ReadAllBytes);
 
             // A late result for the completed job, consumed by the next job's coordinator (same results queue): ignored.
-            await bus.Publish(Forged(jobId, index, original.Length / 4 / FaultJob.Layers.Length, -7f));
+            await bus.Publish(new QuestionsAnswered { Results = [Forged(jobId, index, original.Length / 4 / FaultJob.Layers.Length, -7f)], Failures = [] });
             var other = Path.Combine(temp.Path, "other");
             var small = Job.Distributed(other, servers);
             small[Array.IndexOf(small, "--max-faithful") + 1] = "12";

@@ -25,6 +25,7 @@ public static class CoordinatorCommands
         root.Subcommands.Add(RunCommand(configureLogging));
         root.Subcommands.Add(CaptureCommand(configureLogging));
         root.Subcommands.Add(StatusCommand(configureLogging));
+        root.Subcommands.Add(ProbeCommand.Build());
         return root;
     }
 

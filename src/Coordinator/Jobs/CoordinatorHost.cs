@@ -37,8 +37,7 @@ public static class CoordinatorHost
         services.AddMassTransit(x =>
         {
             BusDefaults.Apply(x);
-            x.AddConsumer<QuestionResultsConsumer, QuestionResultsConsumerDefinition>();
-            x.AddConsumer<QuestionFailuresConsumer, QuestionFailuresConsumerDefinition>();
+            x.AddConsumer<QuestionsAnsweredConsumer, QuestionsAnsweredConsumerDefinition>();
             if (run.RunsLocalWorker)
             {
                 x.AddCaptureWorker();

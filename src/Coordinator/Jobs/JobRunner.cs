@@ -57,12 +57,14 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
     /// </summary>
     internal async Task<CapturedJob> CaptureAsync(ValidatedJob run, List<QuestionRecord> questions, object? inputs, Activity? jobSpan, CancellationToken cancellation)
     {
+        var checking = ActivationsTelemetry.Source.StartActivity("check model");
         var (folder, fingerprint) = await models.ResolveAsync(cancellation);
         // The device kind and dtype are resolved here, once: they are part of the job's key, so a resumed job never
         // mixes dtypes, and a worker on another kind of device refuses the job rather than answer it differently.
         var (deviceKind, dtype) = ComputeTarget.ResolveKind(run.Capture.Device, run.Capture.Dtype, logger, onThisMachine: run.RunsLocalWorker);
         var spec = run.Capture.SpecFor(folder.Config.NumHiddenLayers, folder.Path, deviceKind, dtype);
         ActivationFileWriter.CheckWritable(run.Out);
+        checking?.Dispose();
 
         logger.LogInformation("Store: {Store}; broker: {Broker}", store.Connection, run.Broker?.ToString() ?? "in memory");
         // Both servers answer (and trust holds) before any work starts; each failure is one line, in bounded time.
@@ -74,7 +76,11 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         {
             await broker.EnsureReachableAsync(cancellation);
         }
-        await store.MigrateAsync(cancellation);
+        using (ActivationsTelemetry.Source.StartActivity("migrate store"))
+        {
+            await store.MigrateAsync(cancellation);
+        }
+        var storing = ActivationsTelemetry.Source.StartActivity("store questions");
         var job = new JobRecord
         {
             Id = Guid.NewGuid(),
@@ -97,6 +103,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             Width = h.Width(folder.Config.HiddenSize, folder.Config.NumAttentionHeads * folder.Config.HeadDim),
         }).ToList();
         (job, var resumed) = await store.FindOrCreateJobAsync(job, hookWidths, questions, cancellation);
+        storing?.Dispose();
         jobSpan?.SetTag("activations.job_id", job.Id);
         jobSpan?.SetTag("activations.questions", job.QuestionCount);
         logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), hooks {Hooks}, pooling {Pooling}, {Bos}, {Dtype} on {Device}",
@@ -138,10 +145,12 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
     /// <summary>Starts the bus (and the local worker), publishes what has no result yet, and waits until every question is in.</summary>
     async Task<(int Published, TimeSpan CaptureTime)> CaptureMissingAsync(ValidatedJob run, CaptureSpec spec, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
     {
+        var starting = ActivationsTelemetry.Source.StartActivity("start bus");
         // Started once the job is in the store, and returns once the result consumers are receiving (a resumed
         // run's backlog drain counts on it), or fails after the connect timeout.
         var control = bus();
         await control.StartBoundedAsync(run.Broker, cancellation);
+        starting?.Dispose();
         try
         {
             if (resumed)
@@ -156,8 +165,11 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             }
             var endpoint = await control.GetSendEndpoint(new Uri($"queue:{QueueNames.CaptureQuestions(fingerprint)}"));
             var publishing = Stopwatch.StartNew();
+            var publishSpan = ActivationsTelemetry.Source.StartActivity("publish");
+            var window = new PublishWindow(store, job.Id, progress.Finished);
             foreach (var chunk in missing.Chunk(SendChunk))
             {
+                await window.WaitForRoomAsync(chunk.Length, cancellation);
                 await endpoint.SendBatch(chunk.Select(q => new CaptureQuestion
                 {
                     JobId = job.Id,
@@ -169,22 +181,36 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
                     BatchSize = run.BatchSize,
                 }), cancellation);
             }
+            publishSpan?.Dispose();
             if (missing.Count > 0)
             {
                 logger.LogInformation("Published {Count} questions to {Queue} in {Seconds:F1} s", missing.Count, QueueNames.CaptureQuestions(fingerprint), publishing.Elapsed.TotalSeconds);
             }
             var reporter = new ProgressReporter(logger, progress.Finished, TimeSpan.FromSeconds(2));
+            using var waiting = ActivationsTelemetry.Source.StartActivity("wait for results");
+            // The store's in-memory count of inserted rows says when every missing question may be in; only then, or
+            // every ProgressReadInterval for the log, is the database read (and it decides).
+            var confirmAt = store.RecordedHere + (progress.Total - progress.Finished);
+            var lastRead = Stopwatch.StartNew();
             while (!progress.IsComplete)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellation);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
+                if (store.RecordedHere < confirmAt && lastRead.Elapsed < ProgressReadInterval)
+                {
+                    continue;
+                }
+                var recorded = store.RecordedHere;
                 progress = await store.ProgressAsync(job.Id, cancellation);
+                lastRead.Restart();
                 reporter.Report(progress);
+                confirmAt = recorded + (progress.Total - progress.Finished);
             }
             reporter.Report(progress, force: true);
             return (missing.Count, publishing.Elapsed);
         }
         finally
         {
+            using var stopping = ActivationsTelemetry.Source.StartActivity("stop bus");
             await control.StopAsync(CancellationToken.None);
         }
     }
@@ -208,6 +234,39 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
                 since = clock.Elapsed;
                 last = now;
             }
+        }
+    }
+
+    static readonly TimeSpan ProgressReadInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Flow control for the publish loop: at most <see cref="Limit"/> questions published and not yet answered, so
+    /// neither the broker's queue nor (embedded) the in-memory transport ever holds a whole sweep. Answered: what
+    /// this store has recorded since publishing began or, while that does not move (another coordinator may be
+    /// recording this job's results), what the database says.
+    /// </summary>
+    sealed class PublishWindow(JobStore store, Guid jobId, int finishedAtStart)
+    {
+        /// <summary>Several seconds of work for a box of GPUs, and a bounded amount of memory.</summary>
+        public const int Limit = 30_000;
+
+        readonly long recordedAtStart = store.RecordedHere;
+        long published;
+        long answered;
+
+        public async Task WaitForRoomAsync(int next, CancellationToken cancellation)
+        {
+            var stalled = Stopwatch.StartNew();
+            while (published + next - Math.Max(answered, store.RecordedHere - recordedAtStart) > Limit)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
+                if (stalled.Elapsed >= ProgressReadInterval)
+                {
+                    answered = Math.Max(answered, (await store.ProgressAsync(jobId, cancellation)).Finished - finishedAtStart);
+                    stalled.Restart();
+                }
+            }
+            published += next;
         }
     }
 

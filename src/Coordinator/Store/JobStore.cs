@@ -18,13 +18,11 @@ public sealed record JobProgress(int Total, int Captured, int Failed)
 }
 
 /// <summary>
-/// The coordinator's store operations. Results are recorded in batches with INSERT … ON CONFLICT DO NOTHING, so a
+/// The coordinator's store operations. Results are recorded in batches with INSERT … ON CONFLICT DO NOTHING (<see cref="BulkInsert"/>), so a
 /// redelivered or duplicated result changes nothing; every operation retries through a database restart.
 /// </summary>
 public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logger)
 {
-    const int RowsPerInsert = 500;
-
     readonly ResiliencePipeline retry = new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
         {
@@ -43,6 +41,14 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         .Build();
 
     public StoreConnection Connection => connection;
+
+    long recordedHere;
+
+    /// <summary>
+    /// Results and failures this store has inserted, for every job: a free signal that progress may have moved, so
+    /// the runner reads the database only when it has (the database stays the one account of progress).
+    /// </summary>
+    public long RecordedHere => Interlocked.Read(ref recordedHere);
 
     static bool IsTransient(DbException e) => e switch
     {
@@ -82,7 +88,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
             db.Jobs.Add(job);
             db.JobHooks.AddRange(hooks.Select(h => new JobHookRecord { JobId = job.Id, Hook = h.Hook, Width = h.Width }));
             await db.SaveChangesAsync(ct);
-            // Multi-row inserts: tens of thousands of questions in well under a second, where EF row by row takes seconds.
+            // In bulk (binary COPY, or one prepared statement): a hundred thousand questions in about a second, where EF row by row takes minutes.
             await InsertIgnoringDuplicatesAsync(db, "questions", ["job_id", "question_index", "pair_id", "label", "row", "text"],
                 questions.Select(q => new object[] { job.Id, q.QuestionIndex, q.PairId, q.Label, q.Row, q.Text }).ToList(), ct);
             await transaction.CommitAsync(ct);
@@ -103,6 +109,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
 
     public Task<JobProgress> ProgressAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
     {
+        using var span = ActivationsTelemetry.Source.StartActivity("progress");
         await using var db = connection.CreateContext();
         var total = await db.Questions.CountAsync(q => q.JobId == jobId, ct);
         var captured = await db.Results.CountAsync(r => r.JobId == jobId, ct);
@@ -172,6 +179,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         var inserted = await retry.ExecuteAsync(ct => new ValueTask<int>(InsertResultsAsync(results, ct)), cancellation);
         span?.SetTag("activations.inserted", inserted);
         ActivationsTelemetry.ResultsRecorded.Add(inserted);
+        Interlocked.Add(ref recordedHere, inserted);
         return inserted;
     }
 
@@ -199,7 +207,14 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
     }
 
     /// <summary>Records questions that cannot be captured; the first reason recorded stays.</summary>
-    public Task<int> RecordFailuresAsync(IReadOnlyList<QuestionCaptureFailed> failures, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    public async Task<int> RecordFailuresAsync(IReadOnlyList<QuestionCaptureFailed> failures, CancellationToken cancellation)
+    {
+        var inserted = await retry.ExecuteAsync(ct => new ValueTask<int>(InsertFailuresAsync(failures, ct)), cancellation);
+        Interlocked.Add(ref recordedHere, inserted);
+        return inserted;
+    }
+
+    async Task<int> InsertFailuresAsync(IReadOnlyList<QuestionCaptureFailed> failures, CancellationToken ct)
     {
         await using var db = connection.CreateContext();
         var accepted = await AcceptedAsync(db, failures.Select(f => (f.JobId, f.QuestionIndex, (string?)null)), ct);
@@ -207,7 +222,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         var rows = failures.Where(f => accepted.Contains((f.JobId, f.QuestionIndex))).DistinctBy(f => (f.JobId, f.QuestionIndex))
             .Select(f => new object[] { f.JobId, f.QuestionIndex, f.Reason, f.Worker, now }).ToList();
         return (await InsertIgnoringDuplicatesAsync(db, "question_failures", ["job_id", "question_index", "reason", "worker", "recorded_at"], rows, ct)).Count;
-    }, cancellation).AsTask();
+    }
 
     /// <summary>The (job, question) pairs that belong to a running job, within its questions, and (when given) from its model.</summary>
     static async Task<HashSet<(Guid, int)>> AcceptedAsync(ActivationsDbContext db, IEnumerable<(Guid JobId, int QuestionIndex, string? Fingerprint)> keys, CancellationToken ct)
@@ -225,59 +240,6 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
             .ToHashSet();
     }
 
-    /// <summary>What an insert did: how many rows went in and, when asked for, their (job_id, question_index) keys.</summary>
-    sealed record Inserted(int Count, IReadOnlyList<(Guid JobId, int QuestionIndex)> Keys);
-
-    /// <summary>
-    /// Multi-row INSERT … ON CONFLICT DO NOTHING; with <paramref name="returnKeys"/> the rows that went in report their
-    /// (job_id, question_index) through RETURNING (both PostgreSQL and SQLite have it).
-    /// </summary>
-    static async Task<Inserted> InsertIgnoringDuplicatesAsync(ActivationsDbContext db, string table, string[] columns, IReadOnlyList<object[]> rows, CancellationToken ct, bool returnKeys = false)
-    {
-        var keys = new List<(Guid, int)>();
-        if (rows.Count == 0)
-        {
-            return new Inserted(0, keys);
-        }
-        var dbConnection = db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(ct);
-        var inserted = 0;
-        var sqlite = db.Database.IsSqlite();
-        foreach (var chunk in rows.Chunk(RowsPerInsert))
-        {
-            await using var command = dbConnection.CreateCommand();
-            command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
-            var values = new List<string>(chunk.Length);
-            for (var r = 0; r < chunk.Length; r++)
-            {
-                var names = new string[columns.Length];
-                for (var c = 0; c < columns.Length; c++)
-                {
-                    var parameter = command.CreateParameter();
-                    parameter.ParameterName = $"@p{r}_{c}";
-                    // EF Core keeps SQLite GUIDs as upper-case text; raw parameters must match.
-                    parameter.Value = chunk[r][c] is Guid guid && sqlite ? guid.ToString().ToUpperInvariant() : chunk[r][c];
-                    command.Parameters.Add(parameter);
-                    names[c] = parameter.ParameterName;
-                }
-                values.Add($"({string.Join(", ", names)})");
-            }
-            // The same statement in PostgreSQL and SQLite: the primary key turns a repeat into nothing.
-            command.CommandText = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES {string.Join(", ", values)} ON CONFLICT DO NOTHING";
-            if (!returnKeys)
-            {
-                inserted += await command.ExecuteNonQueryAsync(ct);
-                continue;
-            }
-            command.CommandText += " RETURNING job_id, question_index";
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                var jobId = reader.GetValue(0) is Guid g ? g : Guid.Parse(reader.GetString(0));
-                keys.Add((jobId, reader.GetInt32(1)));
-                inserted++;
-            }
-        }
-        return new Inserted(inserted, keys);
-    }
+    static Task<BulkInserted> InsertIgnoringDuplicatesAsync(ActivationsDbContext db, string table, string[] columns, IReadOnlyList<object[]> rows, CancellationToken ct, bool returnKeys = false)
+        => BulkInsert.IgnoringDuplicatesAsync(db, table, columns, rows, ct, returnKeys);
 }

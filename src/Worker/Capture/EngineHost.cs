@@ -1,5 +1,6 @@
 using Activations.Contracts;
 using Activations.Worker.Loading;
+using Activations.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 
 namespace Activations.Worker.Capture;
@@ -53,13 +54,21 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
     public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
         var checkedSpec = Check(spec);
-        lock (gate)
+        // A second batch in hand waits here while the first computes: its own span, so the batch's cost leaves it out.
+        var waiting = ActivationsTelemetry.Source.StartActivity("wait for engine");
+        gate.Enter();
+        waiting?.Dispose();
+        try
         {
             var current = EnsureEngine(checkedSpec);
             var before = current.ForwardPasses;
             var result = current.Capture(questions, checkedSpec, batchSize);
             ForwardPasses += current.ForwardPasses - before;
             return result;
+        }
+        finally
+        {
+            gate.Exit();
         }
     }
 

@@ -7,10 +7,10 @@ using Microsoft.Extensions.Logging;
 namespace Activations.Worker.Messaging;
 
 /// <summary>
-/// Fills a GPU batch from the model's question queue, runs it, and publishes one result per question.
+/// Fills a GPU batch from the model's question queue, runs it, and publishes one reply holding every question's result.
 /// Answers only for the model it holds: a question for another model is refused, never answered.
 /// A batch that throws is retried (the definition's retry policy); on the last attempt each question runs alone and
-/// the ones that still throw are answered with <see cref="QuestionCaptureFailed"/>, so a poison question never
+/// the ones that still throw are answered with a <see cref="QuestionCaptureFailed"/> in the reply, so a poison question never
 /// blocks the queue nor leaves its job waiting.
 /// </summary>
 public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions options, ILogger<CaptureQuestionBatchConsumer> logger)
@@ -18,7 +18,10 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
 {
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
     {
+        // The whole consume: with the "tokenize", "forward" and "reply" spans inside it, the worker's own cost per batch.
+        using var span = ActivationsTelemetry.Source.StartActivity("capture batch");
         var questions = context.Message.Select(m => m.Message).ToArray();
+        span?.SetTag("activations.questions", questions.Length);
         var foreign = questions.FirstOrDefault(q => q.ModelFingerprint != host.Fingerprint);
         if (foreign is not null)
         {
@@ -88,15 +91,15 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
         }
         ActivationsTelemetry.QuestionsCaptured.Add(captured.Count);
         ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
-        await context.PublishBatch(captured, context.CancellationToken);
-        if (failed.Count > 0)
+        using (ActivationsTelemetry.Source.StartActivity("reply"))
         {
-            await context.PublishBatch(failed, context.CancellationToken);
+            await context.Publish(new QuestionsAnswered { Results = captured, Failures = failed }, context.CancellationToken);
         }
+        span?.Dispose(); // ended before the stats are written, so the file holds this batch's time too
         options.Stats.Add(questions.Length, computed, failed.Count);
         if (options.StatsFile is { } statsFile)
         {
-            options.Stats.WriteTo(statsFile, host.ForwardPasses);
+            options.Stats.WriteTo(statsFile, host.ForwardPasses, options.Spans);
         }
         logger.LogDebug("Captured {Count} questions ({Failed} failed)", captured.Count, failed.Count);
     }

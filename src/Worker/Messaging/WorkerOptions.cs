@@ -16,6 +16,9 @@ public sealed record WorkerOptions
     /// <summary>When set, rewritten after every batch with this worker's counters (JSON), so a test or an operator can see what it computed.</summary>
     public string? StatsFile { get; init; }
 
+    /// <summary>When set, the stats file also holds the summed time of this process's spans by name (the worker's cost per part).</summary>
+    public SpanTotals? Spans { get; init; }
+
     /// <summary>This worker's counters (shared by every consumer instance).</summary>
     public WorkerStats Stats { get; } = new();
 }
@@ -49,11 +52,15 @@ public sealed class WorkerStats
     /// Writes the counters to <paramref name="path"/> atomically, one writer at a time, so two batches finishing
     /// together cannot put the older counters last.
     /// </summary>
-    public void WriteTo(string path, long forwardPasses)
+    public void WriteTo(string path, long forwardPasses, SpanTotals? spans = null)
     {
         lock (writing)
         {
-            var json = System.Text.Json.JsonSerializer.Serialize(new { messages = Messages, questions = Questions, failed = Failed, forward_passes = forwardPasses });
+            var json = System.Text.Json.JsonSerializer.Serialize(new
+            {
+                messages = Messages, questions = Questions, failed = Failed, forward_passes = forwardPasses,
+                spans = spans?.Snapshot().ToDictionary(p => p.Key, p => new { count = p.Value.Count, seconds = p.Value.Seconds }),
+            });
             AtomicFile.WriteAllText(path, json);
         }
     }
