@@ -18,7 +18,37 @@ namespace Activations.Bench;
 /// </summary>
 static class EngineBenchmark
 {
-    sealed record Row(string Dtype, string Mode, int Batch, double QuestionsPerSecond, double TokensPerSecond, double WeightMegabytes, double PeakMegabytes);
+    sealed record Row(string Dtype, string Mode, int Batch, double QuestionsPerSecond, double TokensPerSecond, double WeightMegabytes, double PeakMegabytes, string Model = "qwen2-1.5b");
+
+    /// <summary>The shapes a case can use: the study's 1.5B and the bigger distills' families.</summary>
+    static readonly Dictionary<string, (DecoderConfig Config, string Name)> Models = new()
+    {
+        ["qwen2-1.5b"] = (DecoderConfig.DeepSeekR1DistillQwen1_5B, "DeepSeek-R1-Distill-Qwen-1.5B (Qwen2)"),
+        ["llama-8b"] = (DecoderConfig.DeepSeekR1DistillLlama8B, "DeepSeek-R1-Distill-Llama-8B (Llama, llama3 RoPE)"),
+        ["qwen3-8b"] = (DecoderConfig.DeepSeekR1_0528Qwen3_8B, "DeepSeek-R1-0528-Qwen3-8B (Qwen3, q/k norms, yarn RoPE)"),
+    };
+
+    /// <summary>
+    /// The bigger distills' shapes (random weights, the layers up to 24), lean engine in bf16 on the CPU, each model in
+    /// a child process of its own; the 1.5B beside them for scale.
+    /// </summary>
+    public static void RunFamilies(int repeat, int[] batchSizes, string[] models)
+    {
+        var questions = Questions(repeat);
+        var rows = new List<Row>();
+        foreach (var model in models)
+        {
+            rows.AddRange(RunChild(["engine-case", "bf16", "lean", string.Join(",", batchSizes), repeat.ToString(), model]));
+        }
+        Console.WriteLine();
+        Console.WriteLine($"{questions.Length} sample questions, random weights of each model's real shapes, bf16, CPU, {torch.get_num_threads()} threads, layers 6,12,18,24 (the model truncated after layer 24); peak = the case's peak RSS above its RSS before the model was built");
+        Console.WriteLine("| model | batch | questions/s | tokens/s | weights MB | peak MB above baseline | peak / weights |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var row in rows)
+        {
+            Console.WriteLine($"| {Models[row.Model].Name} | {row.Batch} | {row.QuestionsPerSecond:F2} | {row.TokensPerSecond:F0} | {row.WeightMegabytes:F0} | {row.PeakMegabytes:F0} | {row.PeakMegabytes / row.WeightMegabytes:F2} |");
+        }
+    }
 
     /// <summary>Runs each (dtype, mode) case in a child process of its own, so each peak-memory reading is clean.</summary>
     public static void Run(int repeat, int[] batchSizes, string[] dtypes)
@@ -36,18 +66,18 @@ static class EngineBenchmark
     }
 
     /// <summary>The child: one case, printing one JSON row per measurement.</summary>
-    public static void RunCase(string dtypeName, string mode, int[] batchSizes, int repeat)
+    public static void RunCase(string dtypeName, string mode, int[] batchSizes, int repeat, string model = "qwen2-1.5b")
     {
         var dtype = dtypeName == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
         var questions = Questions(repeat);
         var tokenizerFolder = SampleQuestions.TokenizerFolder();
         using var tokenizer = QuestionTokenizer.Load(Path.Combine(tokenizerFolder, "tokenizer.json"), Path.Combine(tokenizerFolder, "tokenizer_config.json"));
         var tokens = questions.Sum(q => tokenizer.Encode(q, BosPolicy.NoBos).Length);
-        var config = Qwen2Config.DeepSeekR1DistillQwen1_5B;
+        var config = Models[model].Config;
         var layers = HookSelection.DefaultLayers;
         var rows = mode == "seed-style"
             ? [SeedStyle(config, dtype, tokenizer, questions, tokens, layers)]
-            : Lean(config, dtype, tokenizer, questions, tokens, layers, batchSizes).ToList();
+            : Lean(config, dtype, tokenizer, questions, tokens, layers, batchSizes).Select(r => r with { Model = model }).ToList();
         foreach (var row in rows)
         {
             Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(row));
@@ -90,14 +120,14 @@ static class EngineBenchmark
         return rows;
     }
 
-    static Row SeedStyle(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers)
+    static Row SeedStyle(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers)
     {
         GC.Collect();
         ProcessMemory.ResetPeak();
         var baseline = ProcessMemory.ResidentBytes();
         var weights = new RandomWeightSource(dtype, CPU);
         var build = Stopwatch.StartNew();
-        using var model = Qwen2Model.Build(config, weights, config.NumHiddenLayers, includeHead: true);
+        using var model = DecoderModel.Build(config, weights, config.NumHiddenLayers, includeHead: true);
         Console.WriteLine($"  built the {Name(dtype)} seed-style model in {build.Elapsed.TotalSeconds:F1} s");
         void RunOne(string question)
         {
@@ -130,7 +160,7 @@ static class EngineBenchmark
         return row;
     }
 
-    static IEnumerable<Row> Lean(Qwen2Config config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers, int[] batchSizes)
+    static IEnumerable<Row> Lean(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers, int[] batchSizes)
     {
         GC.Collect();
         ProcessMemory.ResetPeak();
@@ -142,7 +172,7 @@ static class EngineBenchmark
             Device = ComputeDevice.Cpu,
             Dtype = dtype == ScalarType.BFloat16 ? ComputeDtype.BFloat16 : ComputeDtype.Float32,
         };
-        var model = Qwen2Model.Build(config, weights, layers.Max() + 1);
+        var model = DecoderModel.Build(config, weights, layers.Max() + 1);
         // The engine owns the model; the tokenizer stays ours.
         using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, NullLogger.Instance, ownsTokenizer: false);
         var results = new List<Row>();

@@ -3,6 +3,7 @@ using Activations.Bench;
 // Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--repeat N] [--batches 1,8,32] [--dtypes float32,bf16]
 //        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 100000] [--batch-size 256] [--cases "hook_embed;6,12,18,24"] [--modes embedded,distributed] [--baseline other/Activations.Bench.dll]   (needs the test servers)
 //        (--cases: separated by ';', each a --hooks list (hook_embed, blocks.L.hook_resid_post, ...) or a --layers list)
+//        dotnet run --project bench/Activations.Bench -c Release -- engine-families [--batches 8,32] [--models qwen2-1.5b,llama-8b,qwen3-8b]   (bf16; ~11 GB per 8B case)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 switch (mode)
@@ -12,8 +13,11 @@ switch (mode)
         var batches = (Option("--batches") ?? "1,8,32").Split(',').Select(int.Parse).ToArray();
         EngineBenchmark.Run(repeat, batches, (Option("--dtypes") ?? "float32,bf16").Split(','));
         return 0;
+    case "engine-families":
+        EngineBenchmark.RunFamilies(int.Parse(Option("--repeat") ?? "1"), (Option("--batches") ?? "8,32").Split(',').Select(int.Parse).ToArray(), (Option("--models") ?? "qwen2-1.5b,llama-8b,qwen3-8b").Split(','));
+        return 0;
     case "engine-case":
-        EngineBenchmark.RunCase(args[1], args[2], args[3].Split(',').Select(int.Parse).ToArray(), int.Parse(args[4]));
+        EngineBenchmark.RunCase(args[1], args[2], args[3].Split(',').Select(int.Parse).ToArray(), int.Parse(args[4]), args.Length > 5 ? args[5] : "qwen2-1.5b");
         return 0;
     case "pipeline":
         PipelineBenchmark.Run(int.Parse(Option("--questions") ?? "100000"), int.Parse(Option("--batch-size") ?? "256"),

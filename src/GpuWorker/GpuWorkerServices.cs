@@ -12,7 +12,7 @@ namespace Activations.GpuWorker;
 
 /// <summary>The worker's command line, validated: what its host is built from.</summary>
 /// <param name="HealthPort">where /health/live and /health/ready are served; null: not served</param>
-public sealed record GpuWorkerSettings(RabbitMqEndpoint Broker, ModelRequest Model, ComputeDevice Device, ComputeDtype Dtype, int? HealthPort, WorkerOptions Worker);
+public sealed record GpuWorkerSettings(RabbitMqEndpoint Broker, ModelRequest Model, DeviceRequest Device, ComputeDtype Dtype, int? HealthPort, WorkerOptions Worker);
 
 public static class GpuWorkerServices
 {
@@ -55,7 +55,7 @@ public static class GpuWorkerServices
     static CaptureSpec PreloadSpec(ModelFolder folder, GpuWorkerSettings settings) => new()
     {
         Hooks = [.. HookSelection.DefaultLayers.Where(l => l < folder.Config.NumHiddenLayers).DefaultIfEmpty(folder.Config.NumHiddenLayers - 1).Select(HookPoint.ResidPost)],
-        Device = settings.Device,
+        Device = settings.Device.Kind,
         Dtype = settings.Dtype,
     };
 }

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging;
 var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"RabbitMQ address, amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable})" };
 var model = new Option<string>("--model") { Description = "A local Hugging Face model folder, or a Hub id (org/name)", Required = true };
 var revision = new Option<string?>("--revision") { Description = "Hub revision: branch, tag or commit (default: main)" };
-var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu or cuda", DefaultValueFactory = _ => "auto" };
+var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu, cuda, cuda:N, or a list (cuda:0,cuda:1) to split one model's layers over several GPUs", DefaultValueFactory = _ => "auto" };
 var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at start: auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; a job asking for another reloads", DefaultValueFactory = _ => "auto" };
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
@@ -36,7 +36,7 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     var settings = new GpuWorkerSettings(
         broker,
         new ModelRequest(parse.GetValue(model)!, parse.GetValue(revision)),
-        OptionNames.ParseDevice(parse.GetValue(device)!),
+        DeviceRequest.Parse(parse.GetValue(device)!),
         OptionNames.ParseDtype(parse.GetValue(dtype)!),
         parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment(),
         new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), Spans = spans });

@@ -196,9 +196,9 @@ public class BadInputTests
         using var temp = new TempFolder();
         var model = CopyOfTinyModel(temp);
         var config = Path.Combine(model, "config.json");
-        File.WriteAllText(config, File.ReadAllText(config).Replace("Qwen2ForCausalLM", "LlamaForCausalLM").Replace("\"qwen2\"", "\"llama\""));
+        File.WriteAllText(config, File.ReadAllText(config).Replace("Qwen2ForCausalLM", "MistralForCausalLM").Replace("\"qwen2\"", "\"mistral\""));
         var stderr = await AssertRefused(temp, $"{config}…", o => Run(o, Samples.ScoresCsv, Samples.ResponsesJsonl, model));
-        Assert.Contains("llama", stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("unsupported architecture 'MistralForCausalLM': supported are Qwen2ForCausalLM (qwen2), LlamaForCausalLM (llama), Qwen3ForCausalLM (qwen3)", stderr);
     }
 
     [Fact]

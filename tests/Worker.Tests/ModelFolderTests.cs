@@ -67,11 +67,11 @@ public class ModelFolderTests
     {
         using var model = CopyOfParityModel();
         var config = JsonNode.Parse(File.ReadAllText(model.File("config.json")))!.AsObject();
-        config["architectures"] = new JsonArray("LlamaForCausalLM");
-        config["model_type"] = "llama";
+        config["architectures"] = new JsonArray("GPT2LMHeadModel");
+        config["model_type"] = "gpt2";
         File.WriteAllText(model.File("config.json"), config.ToJsonString());
         var error = Assert.Throws<InvalidInputException>(() => ModelFolder.Open(model.Path));
-        Assert.Equal($"{model.File("config.json")}: field 'architectures': unsupported architecture 'LlamaForCausalLM': only Qwen2ForCausalLM (model_type qwen2) is supported", error.Message);
+        Assert.Equal($"{model.File("config.json")}: field 'architectures': unsupported architecture 'GPT2LMHeadModel': supported are Qwen2ForCausalLM (qwen2), LlamaForCausalLM (llama), Qwen3ForCausalLM (qwen3)", error.Message);
     }
 
     [Fact]
@@ -132,7 +132,7 @@ public class ModelFolderTests
     {
         var folder = ModelFolder.Open(Fixtures.ParityModel);
         var weights = new SafetensorsWeightSource(folder, torch.ScalarType.Float32, torch.CPU);
-        using var model = Qwen2Model.Build(folder.Config, weights, layerCount: 13);
+        using var model = DecoderModel.Build(folder.Config, weights, layerCount: 13);
         Assert.Contains("model.layers.12.mlp.down_proj.weight", weights.NamesRead);
         Assert.DoesNotContain(weights.NamesRead, n => n.StartsWith("model.layers.13.", StringComparison.Ordinal));
         Assert.DoesNotContain("model.norm.weight", weights.NamesRead);

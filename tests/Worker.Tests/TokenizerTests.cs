@@ -30,6 +30,25 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void The_real_llama_tokenizer_gives_the_reference_ids_for_every_string()
+    {
+        // DeepSeek-R1-Distill-Llama-like: Llama 3.1's BPE (digits grouped in threes) with DeepSeek's added tokens.
+        using var tokenizer = QuestionTokenizer.Load(Path.Combine(Fixtures.RealLlamaTokenizerFolder, "tokenizer.json"), Path.Combine(Fixtures.RealLlamaTokenizerFolder, "tokenizer_config.json"));
+        Assert.Equal(128000, tokenizer.BosTokenId);
+        Assert.Equal([23956, 374, 8294, 25, 220, 25125, 477, 220, 25465, 30], tokenizer.Encode("Which is larger: 847 or 839?", BosPolicy.NoBos));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixtures.Root, "parity", "llama", "real-tokenizer.json")));
+        var strings = doc.RootElement.GetProperty("strings").EnumerateArray().ToArray();
+        Assert.Equal(5, strings.Length);
+        foreach (var entry in strings)
+        {
+            var expected = entry.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            var text = entry.GetProperty("text").GetString()!;
+            Assert.Equal(expected, tokenizer.Encode(text, BosPolicy.NoBos));
+            Assert.Equal([128000, .. expected], tokenizer.Encode(text, BosPolicy.Bos));
+        }
+    }
+
+    [Fact]
     public void Fixture_ids_follow_the_bos_policy_exactly()
     {
         using var tokenizer = ParityTokenizer();

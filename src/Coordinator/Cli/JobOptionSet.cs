@@ -15,8 +15,9 @@ sealed class JobOptionSet(string outDescription)
     readonly Option<string?> hooks = new("--hooks") { Description = HookSelection.Help + "; with --layers, both are captured" };
     readonly Option<string> format = new("--format") { Description = "pt, or pt,safetensors to also write each hook as a .safetensors file", DefaultValueFactory = _ => "pt" };
     readonly Option<string> pooling = new("--pooling") { Description = "mean (over all tokens), last (the last token) or mean-no-bos (mean without a leading BOS)", DefaultValueFactory = _ => "mean" };
-    readonly Option<bool> prependBos = new("--prepend-bos") { Description = "Put the tokenizer's BOS token once in front of each question (default off, as TransformerLens does for Qwen2)" };
-    readonly Option<string> device = new("--device") { Description = "auto (CUDA when present, else the CPU), cpu or cuda", DefaultValueFactory = _ => "auto" };
+    readonly Option<bool> prependBos = new("--prepend-bos") { Description = "Put the tokenizer's BOS token once in front of each question (default: the family's TransformerLens default: off for Qwen2, on for Llama and Qwen3)" };
+    readonly Option<bool> noPrependBos = new("--no-prepend-bos") { Description = "No BOS in front of the questions, whatever the family's default" };
+    readonly Option<string> device = new("--device") { Description = "auto (CUDA when present, else the CPU), cpu, cuda, cuda:N, or a list (cuda:0,cuda:1) to split the local worker's model over several GPUs", DefaultValueFactory = _ => "auto" };
     readonly Option<string> dtype = new("--dtype") { Description = "auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; fp16 on the CPU computes in float32", DefaultValueFactory = _ => "auto" };
     readonly Option<int?> batchSize = new("--batch-size") { Description = "Most questions per forward pass (default: the worker's choice, 32)" };
     readonly Option<int?> maxTokens = new("--max-tokens") { Description = "Refuse questions longer than this many tokens (default: the model's context length)" };
@@ -30,7 +31,7 @@ sealed class JobOptionSet(string outDescription)
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { model, output, revision, layers, hooks, format, pooling, prependBos, device, dtype, batchSize, maxTokens, promptTemplate, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker })
+        foreach (var option in new Option[] { model, output, revision, layers, hooks, format, pooling, prependBos, noPrependBos, device, dtype, batchSize, maxTokens, promptTemplate, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker })
         {
             command.Options.Add(option);
         }
@@ -47,6 +48,7 @@ sealed class JobOptionSet(string outDescription)
         Format = parse.GetValue(format)!,
         Pooling = parse.GetValue(pooling)!,
         PrependBos = parse.GetValue(prependBos),
+        NoPrependBos = parse.GetValue(noPrependBos),
         Device = parse.GetValue(device)!,
         Dtype = parse.GetValue(dtype)!,
         BatchSize = parse.GetValue(batchSize),

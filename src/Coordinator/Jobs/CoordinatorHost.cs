@@ -1,3 +1,4 @@
+using Activations.Contracts;
 using Activations.Coordinator.Messaging;
 using Activations.Coordinator.Store;
 using Activations.Worker.Loading;
@@ -31,7 +32,7 @@ public static class CoordinatorHost
         if (run.RunsLocalWorker)
         {
             // The device as asked: the engine host resolves auto here, as the job's spec does (a local worker is on this machine).
-            services.AddEngineHost(run.Capture.Device);
+            services.AddEngineHost(run.Devices ?? DeviceRequest.Of(run.Capture.Device));
             services.AddSingleton(new WorkerOptions { BatchSize = run.BatchSize ?? new WorkerOptions().BatchSize, Name = $"local/{Environment.ProcessId}" });
         }
         services.AddMassTransit(x =>

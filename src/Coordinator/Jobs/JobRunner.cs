@@ -62,7 +62,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         // The device kind and dtype are resolved here, once: they are part of the job's key, so a resumed job never
         // mixes dtypes, and a worker on another kind of device refuses the job rather than answer it differently.
         var (deviceKind, dtype) = ComputeTarget.ResolveKind(run.Capture.Device, run.Capture.Dtype, logger, onThisMachine: run.RunsLocalWorker);
-        var spec = run.Capture.SpecFor(folder.Config.NumHiddenLayers, folder.Path, deviceKind, dtype);
+        var spec = run.Capture.SpecFor(folder.Config.NumHiddenLayers, folder.Path, deviceKind, dtype, folder.Config.Family);
         ActivationFileWriter.CheckWritable(run.Out);
         checking?.Dispose();
 

@@ -3,6 +3,7 @@ using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Inputs;
 using Activations.Worker.Loading;
 using Activations.ServiceDefaults;
+using Activations.Worker.Model;
 
 namespace Activations.Coordinator.Jobs;
 
@@ -28,6 +29,7 @@ public record JobOptions
     public string Format { get; init; } = "pt";
     public string Pooling { get; init; } = "mean";
     public bool PrependBos { get; init; }
+    public bool NoPrependBos { get; init; }
     public string Device { get; init; } = "auto";
     public string Dtype { get; init; } = "auto";
     public int? BatchSize { get; init; }
@@ -57,19 +59,21 @@ public sealed record RunOptions : JobOptions
 
 /// <summary>
 /// What the capture asks for before the model is known: the hooks as read from --hooks/--layers, and the options that
-/// go into the <see cref="CaptureSpec"/> once the model's depth and the device are known (see <see cref="SpecFor"/>).
+/// go into the <see cref="CaptureSpec"/> once the model's depth, family and the device are known (see <see cref="SpecFor"/>).
 /// </summary>
-public sealed record CaptureRequest(HookSelection Hooks, Pooling Pooling, BosPolicy BosPolicy, int? MaxTokens, ComputeDevice Device, ComputeDtype Dtype)
+/// <param name="BosPolicy">--prepend-bos (bos) or --no-prepend-bos (no-bos); null: the model family's default</param>
+public sealed record CaptureRequest(HookSelection Hooks, Pooling Pooling, BosPolicy? BosPolicy, int? MaxTokens, ComputeDevice Device, ComputeDtype Dtype)
 {
     /// <summary>
-    /// The job's capture spec for a model of <paramref name="layerCount"/> layers (<paramref name="source"/>), with
-    /// the device kind and dtype as resolved; validated by <see cref="CaptureSpec.Validate"/>, the one place.
+    /// The job's capture spec for a model of <paramref name="family"/> with <paramref name="layerCount"/> layers
+    /// (<paramref name="source"/>), with the device kind and dtype as resolved and the BOS policy as asked or, when not
+    /// asked, the family's TransformerLens default; validated by <see cref="CaptureSpec.Validate"/>, the one place.
     /// </summary>
-    public CaptureSpec SpecFor(int layerCount, string source, ComputeDevice resolvedDevice, ComputeDtype resolvedDtype) => new CaptureSpec
+    public CaptureSpec SpecFor(int layerCount, string source, ComputeDevice resolvedDevice, ComputeDtype resolvedDtype, ModelFamily family) => new CaptureSpec
     {
         Hooks = Hooks.Resolve(layerCount, source),
         Pooling = Pooling,
-        BosPolicy = BosPolicy,
+        BosPolicy = BosPolicy ?? family.DefaultBosPolicy(),
         MaxTokens = MaxTokens,
         Device = resolvedDevice,
         Dtype = resolvedDtype,
@@ -89,8 +93,12 @@ public record ValidatedJob(
     RabbitMqEndpoint? Broker,
     string? Postgres,
     bool LocalWorker,
-    FailurePolicy OnFailure)
+    FailurePolicy OnFailure,
+    DeviceRequest? Devices = null)
 {
+    /// <summary>The local worker's devices: --device's list when one was given, else the resolved kind.</summary>
+    public DeviceRequest LocalDevices(ComputeDevice resolved) => Devices is { Entries.Count: > 0 } list ? list : DeviceRequest.Of(resolved);
+
     /// <summary>Wraps each text before it is tokenised; <see cref="PromptTemplate.Identity"/> when none was given.</summary>
     public PromptTemplate Template { get; init; } = PromptTemplate.Identity;
 
@@ -109,7 +117,7 @@ public record ValidatedJob(
         var hooks = HookSelection.Parse(options.Hooks, options.Layers);
         var formats = OutputFormatNames.Parse(options.Format);
         var pooling = OptionNames.ParsePooling(options.Pooling);
-        var device = OptionNames.ParseDevice(options.Device);
+        var devices = DeviceRequest.Parse(options.Device);
         var dtype = OptionNames.ParseDtype(options.Dtype);
         var template = PromptTemplate.Parse(options.PromptTemplate);
         if (options.BatchSize is < 1)
@@ -126,7 +134,12 @@ public record ValidatedJob(
         {
             throw new InvalidInputException("--model", "no model was given");
         }
-        var capture = new CaptureRequest(hooks, pooling, options.PrependBos ? BosPolicy.Bos : BosPolicy.NoBos, options.MaxTokens, device, dtype);
+        if (options.PrependBos && options.NoPrependBos)
+        {
+            throw new InvalidInputException("--prepend-bos", "--prepend-bos and --no-prepend-bos contradict each other: give one");
+        }
+        BosPolicy? bos = options.PrependBos ? BosPolicy.Bos : options.NoPrependBos ? BosPolicy.NoBos : null;
+        var capture = new CaptureRequest(hooks, pooling, bos, options.MaxTokens, devices.Kind, dtype);
         var postgres = options.Postgres ?? Environment.GetEnvironmentVariable(ConnectionStrings.PostgresEnvironmentVariable);
         return new ValidatedJob(
             new ModelRequest(options.Model, options.Revision),
@@ -137,7 +150,8 @@ public record ValidatedJob(
             RabbitMqEndpoint.Resolve(options.RabbitMq, options.RabbitMqCaFile, options.ConnectTimeout),
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
-            onFailure)
+            onFailure,
+            devices)
         {
             Template = template,
             ConnectTimeout = RabbitMqEndpoint.ParseConnectTimeout(options.ConnectTimeout),

@@ -24,12 +24,12 @@ public sealed record QuestionCapture(int TokenCount, IReadOnlyDictionary<HookPoi
 /// </summary>
 public sealed class ActivationEngine : IDisposable
 {
-    readonly Qwen2Model model;
+    readonly IDecoderModel model;
     readonly QuestionTokenizer tokenizer;
     readonly ILogger logger;
     readonly bool ownsTokenizer;
 
-    ActivationEngine(Qwen2Model model, QuestionTokenizer tokenizer, ComputeTarget target, long weightBytes, ILogger logger, bool ownsTokenizer)
+    ActivationEngine(IDecoderModel model, QuestionTokenizer tokenizer, ComputeTarget target, long weightBytes, ILogger logger, bool ownsTokenizer)
     {
         this.model = model;
         this.tokenizer = tokenizer;
@@ -41,7 +41,10 @@ public sealed class ActivationEngine : IDisposable
 
     public ComputeTarget Target { get; }
 
-    public Qwen2Config Config => model.Config;
+    public DecoderConfig Config => model.Config;
+
+    /// <summary>Which device holds each layer.</summary>
+    public LayerPlacement Placement => model.Placement;
 
     /// <summary>Layers held: requests may capture hooks of layers 0..LayerCount-1 (and hook_embed).</summary>
     public int LayerCount => model.LayerCount;
@@ -51,25 +54,35 @@ public sealed class ActivationEngine : IDisposable
     /// <summary>Forward passes run so far (one per batch).</summary>
     public long ForwardPasses { get; private set; }
 
-    /// <summary>Validates <paramref name="spec"/> against the model, then loads the tokenizer and the layers up to the deepest one a hook needs.</summary>
-    public static ActivationEngine Load(ModelFolder folder, CaptureSpec spec, ILogger logger)
+    /// <summary>
+    /// Validates <paramref name="spec"/> against the model, then loads the tokenizer and the layers up to the deepest
+    /// one a hook needs, on <paramref name="devices"/> (default: the spec's device kind). Before reading a weight it
+    /// checks that the layers fit in the devices' free memory at the compute dtype, and splits them over a device list.
+    /// </summary>
+    public static ActivationEngine Load(ModelFolder folder, CaptureSpec spec, ILogger logger, DeviceRequest? devices = null)
     {
         spec.Validate(folder.Config.NumHiddenLayers, folder.Path);
-        var target = ComputeTarget.Resolve(spec.Device, spec.Dtype, logger);
+        var target = ComputeTarget.Resolve(devices ?? DeviceRequest.Of(spec.Device), spec.Dtype, logger);
+        if (folder.Config.RopeScaling is YarnRopeScaling { UnrecognizedKeys.Count: > 0 } yarn)
+        {
+            logger.LogWarning("{Config}: rope_scaling keys {Keys} are not read (Hugging Face's _compute_yarn_parameters ignores them too)",
+                folder.ConfigPath, string.Join(", ", yarn.UnrecognizedKeys));
+        }
         var tokenizer = QuestionTokenizer.Load(folder.TokenizerPath, folder.TokenizerConfigPath);
         try
         {
             if (spec.BosPolicy == BosPolicy.Bos && tokenizer.BosTokenId is null)
             {
-                throw new InvalidInputException(folder.TokenizerConfigPath, "--prepend-bos was asked for, but the tokenizer has no BOS token", field: "bos_token");
+                throw new InvalidInputException(folder.TokenizerConfigPath, "the BOS policy is bos (--prepend-bos, or the family's default), but the tokenizer has no BOS token", field: "bos_token");
             }
-            var weights = new SafetensorsWeightSource(folder, target.Dtype, target.Device);
             var layerCount = spec.LayersNeeded;
+            var placement = Place(folder.Config, layerCount, target, logger);
+            var weights = new SafetensorsWeightSource(folder, target.Dtype, target.Device);
             var clock = Stopwatch.StartNew();
-            var model = Qwen2Model.Build(folder.Config, weights, layerCount, onLayerLoaded: i =>
-                logger.LogDebug("Loaded layer {Layer} of {LayerCount}", i + 1, layerCount));
-            logger.LogInformation("Loaded {LayerCount} of {TotalLayers} layers from {Folder} in {Seconds:F1} s: {Megabytes:F0} MB of {Dtype} weights on {Device}",
-                layerCount, folder.Config.NumHiddenLayers, folder.Path, clock.Elapsed.TotalSeconds, weights.BytesLoaded / 1e6, target.DtypeName, target.DeviceName);
+            var model = DecoderModel.Build(folder.Config, weights, layerCount, onLayerLoaded: i =>
+                logger.LogDebug("Loaded layer {Layer} of {LayerCount}", i + 1, layerCount), placement: placement);
+            logger.LogInformation("Loaded {LayerCount} of {TotalLayers} layers of {Architecture} from {Folder} in {Seconds:F1} s: {Megabytes:F0} MB of {Dtype} weights on {Placement}",
+                layerCount, folder.Config.NumHiddenLayers, folder.Config.Family.ArchitectureOf(), folder.Path, clock.Elapsed.TotalSeconds, weights.BytesLoaded / 1e6, target.DtypeName, placement);
             return new ActivationEngine(model, tokenizer, target, weights.BytesLoaded, logger, ownsTokenizer: true);
         }
         catch
@@ -79,9 +92,27 @@ public sealed class ActivationEngine : IDisposable
         }
     }
 
+    /// <summary>The layers' devices, after checking that their weights fit (refused with the numbers when not).</summary>
+    static LayerPlacement Place(DecoderConfig config, int layerCount, ComputeTarget target, ILogger logger)
+    {
+        var elementSize = target.Dtype == ScalarType.Float32 ? 4L : 2L;
+        var budgets = DeviceMemory.Budgets(target.Devices);
+        if (budgets is null)
+        {
+            logger.LogWarning("The free memory of {Devices} cannot be read (no CUDA runtime or NVML library found): the layers are split evenly, unchecked", target.DeviceName);
+            budgets = target.Devices.Select(d => new DeviceBudget(d, long.MaxValue / (2 * target.Devices.Count))).ToArray();
+        }
+        var placement = LayerPlacement.Plan(config.EmbeddingParameterCount * elementSize, config.LayerParameterCount * elementSize, layerCount, 0, budgets, target.DtypeName);
+        if (target.Devices.Count > 1)
+        {
+            logger.LogInformation("Placing the layers over {Devices}: {Placement}", target.DeviceName, placement);
+        }
+        return placement;
+    }
+
     /// <summary>Wraps an already built model (benchmarks with random weights of the real shapes).</summary>
-    public static ActivationEngine FromModel(Qwen2Model model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true)
-        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype), weightBytes, logger, ownsTokenizer);
+    public static ActivationEngine FromModel(IDecoderModel model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true)
+        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype) { Devices = model.Placement.Devices }, weightBytes, logger, ownsTokenizer);
 
     /// <summary>The longest model input accepted under <paramref name="spec"/>.</summary>
     public int MaxTokens(CaptureSpec spec) => Math.Min(spec.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);

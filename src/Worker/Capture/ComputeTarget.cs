@@ -5,10 +5,18 @@ using static TorchSharp.torch;
 
 namespace Activations.Worker.Capture;
 
-/// <summary>The device and dtype a job computes in, resolved from what it asked for and what this machine has.</summary>
+/// <summary>
+/// The devices and dtype a job computes in, resolved from what it asked for and what this machine has. One device
+/// normally; several when a model's layers are split over them (the first holds the embedding).
+/// </summary>
 public sealed record ComputeTarget(Device Device, ScalarType Dtype)
 {
-    public string DeviceName => Device.type == DeviceType.CUDA ? $"cuda:{Math.Max(Device.index, 0)}" : "cpu";
+    /// <summary>Every device the model may use, in order; <see cref="Device"/> first.</summary>
+    public IReadOnlyList<Device> Devices { get; init; } = [Device];
+
+    public string DeviceName => string.Join(",", Devices.Select(NameOf));
+
+    public static string NameOf(Device device) => device.type == DeviceType.CUDA ? $"cuda:{Math.Max(device.index, 0)}" : "cpu";
 
     /// <summary>The device kind, as a resolved capture spec names it.</summary>
     public ComputeDevice Kind => Device.type == DeviceType.CUDA ? ComputeDevice.Cuda : ComputeDevice.Cpu;
@@ -28,15 +36,33 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         _ => "float32",
     };
 
-    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger)
+    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger) => Resolve(DeviceRequest.Of(device), dtype, logger);
+
+    /// <summary>The target for --device as given (a kind, or a list such as cuda:0,cuda:1: every listed device must exist here).</summary>
+    public static ComputeTarget Resolve(DeviceRequest request, ComputeDtype dtype, ILogger logger)
     {
-        var (kind, resolved) = ResolveKind(device, dtype, logger);
-        return new ComputeTarget(kind == ComputeDevice.Cuda ? torch.CUDA : torch.CPU, resolved switch
+        if (request.Kind == ComputeDevice.Cuda && request.Entries.Count > 0 && !torch.cuda.is_available())
+        {
+            throw new InvalidInputException("--device", $"{request} was asked for, but no CUDA device is available");
+        }
+        var (kind, resolved) = ResolveKind(request.Kind, dtype, logger);
+        var scalar = resolved switch
         {
             ComputeDtype.BFloat16 => ScalarType.BFloat16,
             ComputeDtype.Float16 => ScalarType.Float16,
             _ => ScalarType.Float32,
-        });
+        };
+        if (request.Entries.Count == 0)
+        {
+            return new ComputeTarget(kind == ComputeDevice.Cuda ? torch.CUDA : torch.CPU, scalar);
+        }
+        var devices = request.Entries.Select(e => new Device(e)).ToArray();
+        var count = kind == ComputeDevice.Cuda ? torch.cuda.device_count() : 0;
+        foreach (var d in devices.Where(d => d.type == DeviceType.CUDA && d.index >= count))
+        {
+            throw new InvalidInputException("--device", $"{NameOf(d)} was asked for, but this machine has {count} CUDA device(s)");
+        }
+        return new ComputeTarget(devices[0], scalar) { Devices = devices };
     }
 
     /// <summary>The device kind and dtype a job computes in (what its capture spec records), without touching a device.</summary>

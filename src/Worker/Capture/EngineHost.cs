@@ -6,12 +6,18 @@ using Microsoft.Extensions.Logging;
 namespace Activations.Worker.Capture;
 
 /// <summary>
-/// A worker's one model on its one device. The engine is loaded for the first job's dtype and depth, and
+/// A worker's one model on its device (or split over its device list). The engine is loaded for the first job's dtype and depth, and
 /// reloaded only when a job needs a deeper layer or another dtype. One forward pass at a time.
 /// </summary>
 /// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
-public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null) : IEngineHost, IDisposable
+public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogger<EngineHost> logger, string? fingerprint = null) : IEngineHost, IDisposable
 {
+    /// <summary>A host on one device kind (auto, cpu, cuda).</summary>
+    public EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null)
+        : this(folder, DeviceRequest.Of(device), logger, fingerprint)
+    {
+    }
+
     readonly Lock gate = new();
     ActivationEngine? engine;
 
@@ -34,7 +40,7 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
     public CaptureSpec Check(CaptureSpec spec)
     {
         spec.Validate(folder.Config.NumHiddenLayers, folder.Path);
-        var kind = ComputeTarget.ResolveKind(device, ComputeDtype.Float32, logger).Kind;
+        var kind = ComputeTarget.ResolveKind(devices.Kind, ComputeDtype.Float32, logger).Kind;
         if (spec.Device != ComputeDevice.Auto && spec.Device != kind)
         {
             throw new InvalidInputException("--device", $"the job computes on {OptionNames.Of(spec.Device)}, this worker on {OptionNames.Of(kind)}: run the coordinator with --device {OptionNames.Of(kind)} for this worker");
@@ -85,7 +91,7 @@ public sealed class EngineHost(ModelFolder folder, ComputeDevice device, ILogger
             engine.Dispose();
             engine = null;
         }
-        var loaded = ActivationEngine.Load(folder, spec, logger);
+        var loaded = ActivationEngine.Load(folder, spec, logger, devices);
         Volatile.Write(ref engine, loaded);
         return loaded;
     }

@@ -4,14 +4,14 @@ using Activations.Worker.Model;
 namespace Activations.Worker.Loading;
 
 /// <summary>
-/// A Hugging Face model folder, checked up front against <see cref="ModelFolderLayout"/>: config.json for a Qwen2
+/// A Hugging Face model folder, checked up front against <see cref="ModelFolderLayout"/>: config.json for a supported decoder (Qwen2, Llama, Qwen3)
 /// model, the tokenizer files, and safetensors weights (one file, or shards listed in the index).
 /// </summary>
 public sealed class ModelFolder
 {
     readonly Dictionary<string, SafetensorsFile> tensorFiles;
 
-    ModelFolder(string path, Qwen2Config config, Dictionary<string, SafetensorsFile> tensorFiles)
+    ModelFolder(string path, DecoderConfig config, Dictionary<string, SafetensorsFile> tensorFiles)
     {
         Path = path;
         Config = config;
@@ -20,7 +20,9 @@ public sealed class ModelFolder
 
     public string Path { get; }
 
-    public Qwen2Config Config { get; }
+    public DecoderConfig Config { get; }
+
+    public string ConfigPath => System.IO.Path.Combine(Path, ModelFolderLayout.ConfigFile);
 
     public string TokenizerPath => System.IO.Path.Combine(Path, ModelFolderLayout.TokenizerFile);
 
@@ -47,7 +49,7 @@ public sealed class ModelFolder
                 throw new InvalidInputException(file, $"missing: {required.What} ({required.Name}) is required in a model folder");
             }
         }
-        var config = Qwen2Config.Load(System.IO.Path.Combine(path, ModelFolderLayout.ConfigFile));
+        var config = DecoderConfig.Load(System.IO.Path.Combine(path, ModelFolderLayout.ConfigFile));
         return new ModelFolder(path, config, OpenWeights(path));
     }
 

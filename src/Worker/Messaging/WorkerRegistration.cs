@@ -18,7 +18,10 @@ public static class WorkerRegistration
     /// <see cref="ModelResolver"/> resolves. The consumer's queue is named by the model's fingerprint, so building the
     /// bus needs the model: the hosts resolve it first (asynchronously, so a bad --model is reported as bad input).
     /// </summary>
-    public static IServiceCollection AddEngineHost(this IServiceCollection services, ComputeDevice device)
+    public static IServiceCollection AddEngineHost(this IServiceCollection services, ComputeDevice device) => services.AddEngineHost(DeviceRequest.Of(device));
+
+    /// <summary>As above, on a device list (cuda:0,cuda:1): one model split over the devices.</summary>
+    public static IServiceCollection AddEngineHost(this IServiceCollection services, DeviceRequest device)
     {
         services.AddSingleton(sp =>
         {

@@ -54,3 +54,13 @@ public interface IWeightSource
         }
     }
 }
+
+/// <summary>Another source's weights, placed on <paramref name="device"/>: for the layers of a model split over devices.</summary>
+public sealed class PlacedWeightSource(IWeightSource inner, torch.Device device) : IWeightSource
+{
+    public torch.ScalarType Dtype => inner.Dtype;
+
+    public torch.Device Device => device;
+
+    public void ReadInto(string name, torch.Tensor destination) => inner.ReadInto(name, destination);
+}

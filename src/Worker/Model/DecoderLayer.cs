@@ -8,21 +8,26 @@ namespace Activations.Worker.Model;
 /// x + attn(norm(x)), then + mlp(norm(...)), reporting TransformerLens' hook points on the way: hook_resid_pre (x),
 /// attn.hook_z, hook_attn_out, hook_resid_mid, hook_mlp_out and hook_resid_post (the output).
 /// </summary>
-public sealed class Qwen2DecoderLayer : IDisposable
+public sealed class DecoderLayer : IDisposable
 {
-    readonly Qwen2RmsNorm inputNorm;
-    readonly Qwen2Attention attention;
-    readonly Qwen2RmsNorm postAttentionNorm;
-    readonly Qwen2Mlp mlp;
+    readonly RmsNorm inputNorm;
+    readonly DecoderAttention attention;
+    readonly RmsNorm postAttentionNorm;
+    readonly DecoderMlp mlp;
 
-    public Qwen2DecoderLayer(IWeightSource weights, int index, Qwen2Config config)
+    /// <param name="weights">a source placing its tensors on this layer's device</param>
+    public DecoderLayer(IWeightSource weights, int index, DecoderConfig config)
     {
         var prefix = $"model.layers.{index}";
-        inputNorm = new Qwen2RmsNorm(weights, $"{prefix}.input_layernorm.weight", config.HiddenSize, config.RmsNormEps);
-        attention = new Qwen2Attention(weights, $"{prefix}.self_attn", config);
-        postAttentionNorm = new Qwen2RmsNorm(weights, $"{prefix}.post_attention_layernorm.weight", config.HiddenSize, config.RmsNormEps);
-        mlp = new Qwen2Mlp(weights, $"{prefix}.mlp", config);
+        Device = weights.Device;
+        inputNorm = new RmsNorm(weights, $"{prefix}.input_layernorm.weight", config.HiddenSize, config.RmsNormEps);
+        attention = new DecoderAttention(weights, $"{prefix}.self_attn", config);
+        postAttentionNorm = new RmsNorm(weights, $"{prefix}.post_attention_layernorm.weight", config.HiddenSize, config.RmsNormEps);
+        mlp = new DecoderMlp(weights, $"{prefix}.mlp", config);
     }
+
+    /// <summary>Where this layer's weights are; its input must be there too.</summary>
+    public Device Device { get; }
 
     /// <param name="x">the layer's input [batch, seq, hidden]</param>
     /// <param name="index">this layer's number, for the hook names</param>

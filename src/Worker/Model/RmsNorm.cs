@@ -4,12 +4,12 @@ using static TorchSharp.torch;
 namespace Activations.Worker.Model;
 
 /// <summary>RMSNorm as Hugging Face computes it: in float32, then the weight times the result cast back.</summary>
-public sealed class Qwen2RmsNorm : IDisposable
+public sealed class RmsNorm : IDisposable
 {
     readonly Tensor weight;
     readonly double eps;
 
-    public Qwen2RmsNorm(IWeightSource weights, string name, int size, double eps)
+    public RmsNorm(IWeightSource weights, string name, int size, double eps)
     {
         weight = weights.Read(name, [size]);
         this.eps = eps;

@@ -1,0 +1,95 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Activations.Worker.Model;
+
+/// <summary>
+/// Grouped-query self-attention (HF LlamaAttention / Qwen2Attention / Qwen3Attention). q, k and v are one fused
+/// matmul, with biases when the config has them; Qwen3 normalises each head's queries and keys (q_norm, k_norm)
+/// before RoPE. Query head h reads key/value head h / (heads / kv_heads), as Hugging Face's repeat_kv does.
+/// </summary>
+public sealed class DecoderAttention : IDisposable
+{
+    readonly Tensor qkvWeight;
+    readonly Tensor? qkvBias;
+    readonly Tensor outputWeight;
+    readonly Tensor? outputBias;
+    readonly RmsNorm? queryNorm;
+    readonly RmsNorm? keyNorm;
+    readonly int heads;
+    readonly int kvHeads;
+    readonly int headDim;
+
+    public DecoderAttention(IWeightSource weights, string prefix, DecoderConfig config)
+    {
+        heads = config.NumAttentionHeads;
+        kvHeads = config.NumKeyValueHeads;
+        headDim = config.HeadDim;
+        long hidden = config.HiddenSize;
+        long qSize = (long)heads * headDim;
+        long kvSize = (long)kvHeads * headDim;
+        qkvWeight = weights.ReadStacked(($"{prefix}.q_proj.weight", [qSize, hidden]), ($"{prefix}.k_proj.weight", [kvSize, hidden]), ($"{prefix}.v_proj.weight", [kvSize, hidden]));
+        if (config.QkvBias)
+        {
+            qkvBias = weights.ReadStacked(($"{prefix}.q_proj.bias", [qSize]), ($"{prefix}.k_proj.bias", [kvSize]), ($"{prefix}.v_proj.bias", [kvSize]));
+        }
+        outputWeight = weights.Read($"{prefix}.o_proj.weight", [hidden, qSize]);
+        if (config.OutputBias)
+        {
+            outputBias = weights.Read($"{prefix}.o_proj.bias", [hidden]);
+        }
+        if (config.QkNorm)
+        {
+            queryNorm = new RmsNorm(weights, $"{prefix}.q_norm.weight", headDim, config.RmsNormEps);
+            keyNorm = new RmsNorm(weights, $"{prefix}.k_norm.weight", headDim, config.RmsNormEps);
+        }
+    }
+
+    /// <param name="x">normed hidden states [batch, seq, hidden]</param>
+    /// <param name="mask">boolean [batch, 1, seq, seq], true where a query may attend; null: causal only</param>
+    /// <param name="onZ">gets z, the attention-weighted values [batch, seq, heads * head_dim] head-major (TransformerLens attn.hook_z)</param>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, Action<Tensor>? onZ = null)
+    {
+        var batch = x.shape[0];
+        var length = x.shape[1];
+        // 2-D matmuls: libtorch's CPU linear is about 10% faster on [rows, hidden] than on [batch, seq, hidden].
+        var qkv = F.linear(x.reshape(batch * length, x.shape[2]), qkvWeight, qkvBias).view(batch, length, heads + 2 * kvHeads, headDim);
+        var queries = qkv.narrow(2, 0, heads);
+        var keys = qkv.narrow(2, heads, kvHeads);
+        if (queryNorm is not null && keyNorm is not null)
+        {
+            // Qwen3: RMSNorm over each head's head_dim vector, before RoPE.
+            queries = queryNorm.Forward(queries);
+            keys = keyNorm.Forward(keys);
+        }
+        var q = RotaryEmbedding.Apply(queries.transpose(1, 2), cos, sin);
+        var k = RotaryEmbedding.Apply(keys.transpose(1, 2), cos, sin);
+        var v = qkv.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);
+        if (kvHeads != heads)
+        {
+            // libtorch's SDPA here takes no GQA flag: expand kv heads so head h uses kv head h / groups.
+            var groups = heads / kvHeads;
+            k = k.repeat_interleave(groups, 1);
+            v = v.repeat_interleave(groups, 1);
+        }
+        // Default scale 1/sqrt(head_dim); softmax accumulates in float32 in every SDPA kernel.
+        var attended = mask is null
+            ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
+            : F.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+        // [batch, heads, seq, head_dim] -> [batch * seq, heads * head_dim], head-major: the layout o_proj reads.
+        var z = attended.transpose(1, 2).reshape(batch * length, (long)heads * headDim);
+        onZ?.Invoke(z.view(batch, length, -1));
+        return F.linear(z, outputWeight, outputBias).view(batch, length, -1);
+    }
+
+    public void Dispose()
+    {
+        qkvWeight.Dispose();
+        qkvBias?.Dispose();
+        outputWeight.Dispose();
+        outputBias?.Dispose();
+        queryNorm?.Dispose();
+        keyNorm?.Dispose();
+    }
+}
