@@ -20,7 +20,7 @@ namespace Activations.Coordinator.Jobs;
 /// </summary>
 public static class CoordinatorHost
 {
-    public static IHost Build(ValidatedRun run, Action<ILoggingBuilder> configureLogging)
+    public static IHost Build(ValidatedJob run, Action<ILoggingBuilder> configureLogging)
     {
         var builder = Host.CreateApplicationBuilder();
         configureLogging(builder.Logging);
@@ -59,6 +59,7 @@ public static class CoordinatorHost
         // Built on first use: the local worker's queue is named by the model's fingerprint, which the job resolves first.
         services.AddSingleton<Func<IBusControl>>(sp => () => sp.GetRequiredService<IBusControl>());
         services.AddSingleton<JobRunner>();
+        services.AddSingleton<PromptCaptureRunner>();
         return builder.Build();
     }
 
@@ -67,6 +68,13 @@ public static class CoordinatorHost
     {
         using var host = Build(run, configureLogging);
         return await host.Services.GetRequiredService<JobRunner>().RunAsync(run, cancellation);
+    }
+
+    /// <summary>Builds the host for <paramref name="capture"/> and runs the `capture` job in it.</summary>
+    public static async Task<JobOutcome> CaptureAsync(ValidatedCapture capture, Action<ILoggingBuilder> configureLogging, CancellationToken cancellation)
+    {
+        using var host = Build(capture, configureLogging);
+        return await host.Services.GetRequiredService<PromptCaptureRunner>().RunAsync(capture, cancellation);
     }
 
     /// <summary>The host of the `status` command: the store alone.</summary>
