@@ -3,6 +3,7 @@ using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Inputs;
 using Activations.Worker.Loading;
 using Activations.ServiceDefaults;
+using Activations.Worker.Capture;
 using Activations.Worker.Model;
 
 namespace Activations.Coordinator.Jobs;
@@ -119,6 +120,8 @@ public record ValidatedJob(
         var pooling = OptionNames.ParsePooling(options.Pooling);
         var devices = DeviceRequest.Parse(options.Device);
         var dtype = OptionNames.ParseDtype(options.Dtype);
+        // The CPU's bf16 override (ACTIVATIONS_CPU_BF16) is read, and refused if unknown, with the options, before anything is written.
+        _ = CpuFeatures.Current;
         var template = PromptTemplate.Parse(options.PromptTemplate);
         if (options.BatchSize is < 1)
         {

@@ -10,6 +10,12 @@ public sealed record WorkerOptions
     /// <summary>Most questions per forward pass, and per consumed batch, unless a job asks for fewer.</summary>
     public int BatchSize { get; init; } = 32;
 
+    /// <summary>
+    /// Most padded tokens (rows × longest row) per forward pass; a consumed batch runs as micro-batches of similar
+    /// lengths under it. Null: the device's default (<see cref="Capture.TokenBudgetBatcher.DefaultTokenBudget"/>).
+    /// </summary>
+    public int? TokenBudget { get; init; }
+
     /// <summary>How long a partial batch waits for more questions before it runs.</summary>
     public TimeSpan BatchTimeLimit { get; init; } = TimeSpan.FromMilliseconds(50);
 
