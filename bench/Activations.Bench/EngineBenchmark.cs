@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Activations.Contracts;
+using Activations.ServiceDefaults;
 using Activations.Worker.Capture;
 using Activations.Worker.Loading;
 using Activations.Worker.Model;
 using Activations.Worker.Tokenization;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,72 +14,70 @@ using static TorchSharp.torch;
 namespace Activations.Bench;
 
 /// <summary>
-/// Seed-style (one question at a time, all 28 layers and lm_head, every residual kept, as run_with_cache does)
-/// against the lean engine (length-sorted batches, stopping after layer 24, no lm_head), on a random model with
-/// the real 1.5B shapes, in float32 and bf16 on the CPU. Prints ratios measured side by side in this run.
+/// The engine on a random model with the real 1.5B shapes, on the CPU: each length case (<see cref="BenchCases"/>)
+/// batched (micro-batches under the token budget) and one question at a time, in float32 and with bf16 asked for,
+/// side by side in one run. Optionally the seed's way (one question at a time, all 28 layers and lm_head, every
+/// residual kept). Prints the processor, whether bf16 is native, and ratios.
 /// </summary>
 static class EngineBenchmark
 {
-    sealed record Row(string Dtype, string Mode, int Batch, double QuestionsPerSecond, double TokensPerSecond, double WeightMegabytes, double PeakMegabytes, string Model = "qwen2-1.5b");
-
-    /// <summary>The shapes a case can use: the study's 1.5B and the bigger distills' families.</summary>
-    static readonly Dictionary<string, (DecoderConfig Config, string Name)> Models = new()
+    sealed record Row(string Asked, string Computed, string Case, string Mode, int Questions, long RealTokens, long PaddedTokens,
+        double Seconds, double CpuSeconds, int Threads, double WeightMegabytes, double PeakMegabytes)
     {
-        ["qwen2-1.5b"] = (DecoderConfig.DeepSeekR1DistillQwen1_5B, "DeepSeek-R1-Distill-Qwen-1.5B (Qwen2)"),
-        ["llama-8b"] = (DecoderConfig.DeepSeekR1DistillLlama8B, "DeepSeek-R1-Distill-Llama-8B (Llama, llama3 RoPE)"),
-        ["qwen3-8b"] = (DecoderConfig.DeepSeekR1_0528Qwen3_8B, "DeepSeek-R1-0528-Qwen3-8B (Qwen3, q/k norms, yarn RoPE)"),
-    };
+        public double QuestionsPerSecond => Questions / Seconds;
 
-    /// <summary>
-    /// The bigger distills' shapes (random weights, the layers up to 24), lean engine in bf16 on the CPU, each model in
-    /// a child process of its own; the 1.5B beside them for scale.
-    /// </summary>
-    public static void RunFamilies(int repeat, int[] batchSizes, string[] models)
-    {
-        var questions = Questions(repeat);
-        var rows = new List<Row>();
-        foreach (var model in models)
-        {
-            rows.AddRange(RunChild(["engine-case", "bf16", "lean", string.Join(",", batchSizes), repeat.ToString(), model]));
-        }
-        Console.WriteLine();
-        Console.WriteLine($"{questions.Length} sample questions, random weights of each model's real shapes, bf16, CPU, {torch.get_num_threads()} threads, layers 6,12,18,24 (the model truncated after layer 24); peak = the case's peak RSS above its RSS before the model was built");
-        Console.WriteLine("| model | batch | questions/s | tokens/s | weights MB | peak MB above baseline | peak / weights |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
-        foreach (var row in rows)
-        {
-            Console.WriteLine($"| {Models[row.Model].Name} | {row.Batch} | {row.QuestionsPerSecond:F2} | {row.TokensPerSecond:F0} | {row.WeightMegabytes:F0} | {row.PeakMegabytes:F0} | {row.PeakMegabytes / row.WeightMegabytes:F2} |");
-        }
+        public double TokensPerSecond => RealTokens / Seconds;
+
+        /// <summary>Real tokens per second had every thread had a core to itself: on a shared machine, steadier than the wall clock.</summary>
+        public double TokensPerCpuSecond => RealTokens / (CpuSeconds / Threads);
+
+        /// <summary>The share of <see cref="Threads"/> cores the case got: 1 on a quiet machine.</summary>
+        public double CpuShare => CpuSeconds / (Seconds * Threads);
     }
 
-    /// <summary>Runs each (dtype, mode) case in a child process of its own, so each peak-memory reading is clean.</summary>
-    public static void Run(int repeat, int[] batchSizes, string[] dtypes)
+    /// <summary>A dtype configuration: what is asked for, and whether native bf16 is turned off (<see cref="CpuFeatures.Bf16Variable"/>).</summary>
+    static (ComputeDtype Dtype, string? Bf16Override) Config(string name) => name switch
     {
-        var questions = Questions(repeat);
+        "float32" => (ComputeDtype.Float32, null),
+        "bf16" => (ComputeDtype.BFloat16, null),
+        "bf16-not-native" => (ComputeDtype.BFloat16, "off"),
+        _ => throw new ArgumentException($"unknown dtype '{name}': use float32, bf16 or bf16-not-native"),
+    };
+
+    /// <summary>Runs each dtype configuration in a child process of its own, so each peak-memory reading is clean.</summary>
+    /// <param name="notNativeCases">the cases of the bf16-not-native configuration (its work is float32's, so fewer suffice)</param>
+    /// <param name="aloneCases">the cases also run one question at a time</param>
+    public static void Run(string[] dtypes, string[] cases, string[] notNativeCases, string[] aloneCases, int batchSize, bool seedStyle)
+    {
+        var cpu = CpuFeatures.Current;
+        Console.WriteLine($"Processor: {cpu.Processor}; bf16 native: {(cpu.NativeBf16 ? "yes" : "no")} ({cpu.Basis}); {Environment.ProcessorCount} cores, {torch.get_num_threads()} libtorch threads");
         var rows = new List<Row>();
         foreach (var dtype in dtypes)
         {
-            foreach (var mode in new[] { "seed-style", "lean" })
-            {
-                rows.AddRange(RunChild(["engine-case", dtype, mode, string.Join(",", batchSizes), repeat.ToString()]));
-            }
+            var dtypeCases = dtype == "bf16-not-native" ? notNativeCases : cases;
+            rows.AddRange(RunChild(["engine-case", dtype, string.Join(",", dtypeCases), string.Join(",", aloneCases), batchSize.ToString(), seedStyle ? "seed-style" : "lean"], Config(dtype).Bf16Override));
         }
-        Print(rows, questions.Length);
+        Print(rows, cpu, batchSize);
     }
 
-    /// <summary>The child: one case, printing one JSON row per measurement.</summary>
-    public static void RunCase(string dtypeName, string mode, int[] batchSizes, int repeat, string model = "qwen2-1.5b")
+    /// <summary>The child: one dtype configuration, every case, printing one JSON row per measurement.</summary>
+    public static void RunCase(string dtypeName, string[] cases, string[] aloneCases, int batchSize, bool seedStyle)
     {
-        var dtype = dtypeName == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
-        var questions = Questions(repeat);
+        using var loggers = LoggerFactory.Create(l => ConsoleHost.ConfigureLogging(l, LogLevel.Warning));
+        var asked = Config(dtypeName).Dtype;
+        // The engine's own resolution: a bf16 request on a CPU without native bf16 computes in float32, saying so once.
+        var target = ComputeTarget.Resolve(ComputeDevice.Cpu, asked, loggers.CreateLogger("Activations.Bench"));
         var tokenizerFolder = SampleQuestions.TokenizerFolder();
         using var tokenizer = QuestionTokenizer.Load(Path.Combine(tokenizerFolder, "tokenizer.json"), Path.Combine(tokenizerFolder, "tokenizer_config.json"));
-        var tokens = questions.Sum(q => tokenizer.Encode(q, BosPolicy.NoBos).Length);
-        var config = Models[model].Config;
+        var inputs = cases.ToDictionary(c => c, c => BenchCases.Build(c, tokenizer));
+        var config = DecoderConfig.DeepSeekR1DistillQwen1_5B;
         var layers = HookSelection.DefaultLayers;
-        var rows = mode == "seed-style"
-            ? [SeedStyle(config, dtype, tokenizer, questions, tokens, layers)]
-            : Lean(config, dtype, tokenizer, questions, tokens, layers, batchSizes).Select(r => r with { Model = model }).ToList();
+        var rows = new List<Row>();
+        if (seedStyle)
+        {
+            rows.Add(SeedStyle(config, target.Dtype, tokenizer, inputs.GetValueOrDefault("short") ?? BenchCases.Build("short", tokenizer), layers) with { Asked = dtypeName });
+        }
+        rows.AddRange(Lean(config, target.Dtype, tokenizer, inputs, aloneCases, layers, batchSize).Select(r => r with { Asked = dtypeName }));
         foreach (var row in rows)
         {
             Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(row));
@@ -86,9 +86,7 @@ static class EngineBenchmark
 
     const string ResultPrefix = "RESULT ";
 
-    static string[] Questions(int repeat) => Enumerable.Repeat(SampleQuestions.Load(), repeat).SelectMany(q => q).ToArray();
-
-    static IEnumerable<Row> RunChild(string[] arguments)
+    static IEnumerable<Row> RunChild(string[] arguments, string? bf16Override)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
@@ -98,6 +96,10 @@ static class EngineBenchmark
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+        if (bf16Override is not null)
+        {
+            start.Environment[CpuFeatures.Bf16Variable] = bf16Override;
         }
         using var child = Process.Start(start)!;
         var rows = new List<Row>();
@@ -120,7 +122,7 @@ static class EngineBenchmark
         return rows;
     }
 
-    static Row SeedStyle(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers)
+    static Row SeedStyle(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, IReadOnlyList<int> layers)
     {
         GC.Collect();
         ProcessMemory.ResetPeak();
@@ -129,6 +131,7 @@ static class EngineBenchmark
         var build = Stopwatch.StartNew();
         using var model = DecoderModel.Build(config, weights, config.NumHiddenLayers, includeHead: true);
         Console.WriteLine($"  built the {Name(dtype)} seed-style model in {build.Elapsed.TotalSeconds:F1} s");
+        var tokens = questions.Sum(q => (long)tokenizer.Encode(q, BosPolicy.NoBos).Length);
         void RunOne(string question)
         {
             using var scope = torch.NewDisposeScope();
@@ -149,21 +152,25 @@ static class EngineBenchmark
             }
         }
         RunOne(questions[0]);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         foreach (var question in questions)
         {
             RunOne(question);
         }
-        var seconds = clock.Elapsed.TotalSeconds;
-        var row = new Row(Name(dtype), "seed-style", 1, questions.Length / seconds, tokens / seconds, weights.BytesLoaded / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
-        Console.WriteLine($"  {row.Dtype} seed-style: {row.QuestionsPerSecond:F2} q/s");
+        var row = new Row("", Name(dtype), "short", "seed-style", questions.Length, tokens, tokens, clock.Elapsed.TotalSeconds,
+            (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds, torch.get_num_threads(), weights.BytesLoaded / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
+        Console.WriteLine($"  {row.Computed} seed-style: {row.QuestionsPerSecond:F2} q/s");
         return row;
     }
 
-    static IEnumerable<Row> Lean(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers, int[] batchSizes)
+    /// <summary>
+    /// One lean model (stopping after layer 24, no lm_head) for every case, shortest inputs first; the peak is reset
+    /// before each case and read above the resident size before the model was built, so it includes the weights.
+    /// </summary>
+    static IEnumerable<Row> Lean(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, Dictionary<string, string[]> inputs, string[] aloneCases, IReadOnlyList<int> layers, int batchSize)
     {
         GC.Collect();
-        ProcessMemory.ResetPeak();
         var baseline = ProcessMemory.ResidentBytes();
         var weights = new RandomWeightSource(dtype, CPU);
         var settings = new CaptureSpec
@@ -172,40 +179,67 @@ static class EngineBenchmark
             Device = ComputeDevice.Cpu,
             Dtype = dtype == ScalarType.BFloat16 ? ComputeDtype.BFloat16 : ComputeDtype.Float32,
         };
+        var build = Stopwatch.StartNew();
         var model = DecoderModel.Build(config, weights, layers.Max() + 1);
-        // The engine owns the model; the tokenizer stays ours.
+        // The engine owns the model; the tokenizer stays ours. The token budget is the device's default.
         using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, NullLogger.Instance, ownsTokenizer: false);
+        Console.WriteLine($"  built the {Name(dtype)} lean model in {build.Elapsed.TotalSeconds:F1} s; token budget {engine.TokenBudget}");
+        engine.Capture(inputs.Values.First().Take(4).ToArray(), settings, batchSize);
         var results = new List<Row>();
-        foreach (var batch in batchSizes)
+        foreach (var (name, questions) in inputs)
         {
-            engine.Capture(questions.Take(batch).ToArray(), settings, batch);
-            var clock = Stopwatch.StartNew();
-            var captured = engine.Capture(questions, settings, batch);
-            var seconds = clock.Elapsed.TotalSeconds;
-            if (captured.Any(c => !c.Succeeded))
+            // A single prompt runs alone either way: measured once.
+            var modes = questions.Length == 1 ? [("alone", 1)] : aloneCases.Contains(name) ? new[] { ("batched", batchSize), ("one at a time", 1) } : [("batched", batchSize)];
+            foreach (var (mode, batch) in modes)
             {
-                throw new InvalidOperationException("a question failed");
+                GC.Collect();
+                ProcessMemory.ResetPeak();
+                var (padded, real) = (engine.PaddedTokens, engine.RealTokens);
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                var clock = Stopwatch.StartNew();
+                var captured = engine.Capture(questions, settings, batch);
+                var seconds = clock.Elapsed.TotalSeconds;
+                var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+                if (captured.FirstOrDefault(c => !c.Succeeded) is { } failed)
+                {
+                    throw new InvalidOperationException($"a question failed: {failed.Error}");
+                }
+                var row = new Row("", Name(dtype), name, mode, questions.Length, engine.RealTokens - real, engine.PaddedTokens - padded, seconds,
+                    cpuSeconds, torch.get_num_threads(), weights.BytesLoaded / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
+                Console.WriteLine($"  {row.Computed} {name} {mode}: {row.QuestionsPerSecond:F2} q/s, {row.TokensPerSecond:F0} tokens/s ({row.TokensPerCpuSecond:F0} per CPU-second per thread, CPU share {row.CpuShare:F2}), padded/real {(double)row.PaddedTokens / row.RealTokens:F2}, peak/weights {row.PeakMegabytes / row.WeightMegabytes:F2}");
+                results.Add(row);
             }
-            var row = new Row(Name(dtype), "lean", batch, questions.Length / seconds, tokens / seconds, weights.BytesLoaded / 1e6, 0);
-            Console.WriteLine($"  {row.Dtype} lean batch {batch}: {row.QuestionsPerSecond:F2} q/s");
-            results.Add(row);
         }
-        var peak = (ProcessMemory.PeakResidentBytes() - baseline) / 1e6;
-        return results.Select(r => r with { PeakMegabytes = peak });
+        return results;
     }
 
     static string Name(ScalarType dtype) => dtype == ScalarType.BFloat16 ? "bf16" : "float32";
 
-    static void Print(List<Row> rows, int questions)
+    static void Print(List<Row> rows, CpuFeatures cpu, int batchSize)
     {
         Console.WriteLine();
-        Console.WriteLine($"{questions} sample questions, random DeepSeek-R1-Distill-Qwen-1.5B weights, CPU, {torch.get_num_threads()} threads, layers 6,12,18,24; peak = the case's peak RSS above its RSS before the model was built");
-        Console.WriteLine("| dtype | mode | batch | questions/s | tokens/s | vs seed-style | weights MB | peak MB above baseline | peak / weights |");
-        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine($"{cpu.Processor}, bf16 native: {(cpu.NativeBf16 ? "yes" : "no")}; random DeepSeek-R1-Distill-Qwen-1.5B weights, CPU, {torch.get_num_threads()} threads, layers 6,12,18,24, batch size {batchSize} under the default token budget");
+        Console.WriteLine("peak = the case's peak RSS above the RSS before the model was built (so it includes the weights)");
+        Console.WriteLine("'tokens/s, CPU time': real tokens over (process CPU seconds / threads), the rate had each thread a core to itself; 'CPU share': the share of the threads' cores the case got (1 on a quiet machine); the 'vs' columns use it");
+        Console.WriteLine("| dtype asked | computed in | case | mode | questions | real tokens | questions/s | real tokens/s | real tokens/s, CPU time | CPU share | padded / real | peak / weights | vs one at a time | vs float32 |");
+        Console.WriteLine("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var row in rows)
         {
-            var seed = rows.First(r => r.Dtype == row.Dtype && r.Mode == "seed-style");
-            Console.WriteLine($"| {row.Dtype} | {row.Mode} | {row.Batch} | {row.QuestionsPerSecond:F2} | {row.TokensPerSecond:F0} | {row.QuestionsPerSecond / seed.QuestionsPerSecond:F2}x | {row.WeightMegabytes:F0} | {row.PeakMegabytes:F0} | {row.PeakMegabytes / row.WeightMegabytes:F2} |");
+            var alone = rows.FirstOrDefault(r => r.Asked == row.Asked && r.Case == row.Case && r.Mode == "one at a time");
+            var float32 = rows.FirstOrDefault(r => r.Asked == "float32" && r.Case == row.Case && r.Mode == row.Mode);
+            // Same questions in both, so the ratio of CPU-time token rates is the ratio of questions per second on a quiet machine.
+            var versusAlone = row.Mode == "batched" && alone is not null ? $"{row.TokensPerCpuSecond / alone.TokensPerCpuSecond:F2}x" : "";
+            var versusFloat32 = row.Asked != "float32" && float32 is not null ? $"{row.TokensPerCpuSecond / float32.TokensPerCpuSecond:F2}x" : "";
+            Console.WriteLine($"| {row.Asked} | {row.Computed} | {row.Case} | {row.Mode} | {row.Questions} | {row.RealTokens} | {row.QuestionsPerSecond:F2} | {row.TokensPerSecond:F0} | {row.TokensPerCpuSecond:F0} | {row.CpuShare:F2} | {(double)row.PaddedTokens / row.RealTokens:F2} | {row.PeakMegabytes / row.WeightMegabytes:F2} | {versusAlone} | {versusFloat32} |");
+        }
+        foreach (var asked in rows.Select(r => r.Asked).Distinct())
+        {
+            var shortRow = rows.FirstOrDefault(r => r.Asked == asked && r.Case == "short" && r.Mode == "batched");
+            var mixed = rows.FirstOrDefault(r => r.Asked == asked && r.Case == "mixed" && r.Mode == "batched");
+            if (shortRow is not null && mixed is not null)
+            {
+                Console.WriteLine($"{asked}: mixed set real tokens/s over the short set's: {mixed.TokensPerSecond / shortRow.TokensPerSecond:F2} by the wall clock, {mixed.TokensPerCpuSecond / shortRow.TokensPerCpuSecond:F2} by CPU time");
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 using Activations.Bench;
 
-// Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--repeat N] [--batches 1,8,32] [--dtypes float32,bf16]
+// Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--dtypes float32,bf16,bf16-not-native] [--cases short,responses,mixed,long-2048,long-4096] [--not-native-cases short,mixed] [--alone-cases short,responses,mixed] [--batch-size 32] [--seed-style]
 //        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 100000] [--batch-size 256] [--cases "hook_embed;6,12,18,24"] [--modes embedded,distributed] [--baseline other/Activations.Bench.dll]   (needs the test servers)
 //        (--cases: separated by ';', each a --hooks list (hook_embed, blocks.L.hook_resid_post, ...) or a --layers list)
 //        dotnet run --project bench/Activations.Bench -c Release -- engine-families [--batches 8,32] [--models qwen2-1.5b,llama-8b,qwen3-8b]   (bf16; ~11 GB per 8B case)
@@ -9,15 +9,17 @@ string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDef
 switch (mode)
 {
     case "engine":
-        var repeat = int.Parse(Option("--repeat") ?? "1");
-        var batches = (Option("--batches") ?? "1,8,32").Split(',').Select(int.Parse).ToArray();
-        EngineBenchmark.Run(repeat, batches, (Option("--dtypes") ?? "float32,bf16").Split(','));
+        EngineBenchmark.Run((Option("--dtypes") ?? "float32,bf16,bf16-not-native").Split(','), (Option("--cases") ?? string.Join(",", BenchCases.All)).Split(','),
+            (Option("--not-native-cases") ?? "short,mixed").Split(','), (Option("--alone-cases") ?? "short,responses,mixed").Split(','),            int.Parse(Option("--batch-size") ?? "32"), args.Contains("--seed-style"));
         return 0;
     case "engine-families":
-        EngineBenchmark.RunFamilies(int.Parse(Option("--repeat") ?? "1"), (Option("--batches") ?? "8,32").Split(',').Select(int.Parse).ToArray(), (Option("--models") ?? "qwen2-1.5b,llama-8b,qwen3-8b").Split(','));
+        FamiliesBenchmark.RunFamilies(int.Parse(Option("--repeat") ?? "1"), (Option("--batches") ?? "8,32").Split(',').Select(int.Parse).ToArray(), (Option("--models") ?? "qwen2-1.5b,llama-8b,qwen3-8b").Split(','));
         return 0;
     case "engine-case":
-        EngineBenchmark.RunCase(args[1], args[2], args[3].Split(',').Select(int.Parse).ToArray(), int.Parse(args[4]), args.Length > 5 ? args[5] : "qwen2-1.5b");
+        EngineBenchmark.RunCase(args[1], args[2].Split(','), args[3].Split(','), int.Parse(args[4]), args[5] == "seed-style");
+        return 0;
+    case "engine-families-case":
+        FamiliesBenchmark.RunCase(args[1], args[2].Split(',').Select(int.Parse).ToArray(), int.Parse(args[3]), args[4]);
         return 0;
     case "pipeline":
         PipelineBenchmark.Run(int.Parse(Option("--questions") ?? "100000"), int.Parse(Option("--batch-size") ?? "256"),
@@ -27,6 +29,6 @@ switch (mode)
         await PipelineBenchmark.RunCaseAsync(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]), args[5]);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine or pipeline");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families or pipeline");
         return 2;
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Activations.Contracts;
 using Activations.GpuWorker;
 using Activations.ServiceDefaults;
+using Activations.Worker.Capture;
 using Activations.Worker.Loading;
 using Activations.Worker.Messaging;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,6 +15,7 @@ var revision = new Option<string?>("--revision") { Description = "Hub revision: 
 var device = new Option<string>("--device") { Description = "auto (CUDA when present), cpu, cuda, cuda:N, or a list (cuda:0,cuda:1) to split one model's layers over several GPUs", DefaultValueFactory = _ => "auto" };
 var dtype = new Option<string>("--dtype") { Description = "The dtype loaded at start: auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; a job asking for another reloads", DefaultValueFactory = _ => "auto" };
 var batchSize = new Option<int>("--batch-size") { Description = "Most questions per forward pass", DefaultValueFactory = _ => 32 };
+var tokenBudget = new Option<int?>("--token-budget") { Description = $"Most padded tokens (questions × longest) per forward pass; questions run in micro-batches of similar lengths under it (default: {TokenBudgetBatcher.CpuDefaultTokenBudget} on the CPU, {TokenBudgetBatcher.CudaDefaultTokenBudget} on CUDA)" };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
 var livenessTimeout = new Option<int>("--liveness-timeout") { Description = "Liveness (/health/live) fails when questions are in hand and no batch has progressed for this many seconds", DefaultValueFactory = _ => 600 };
@@ -22,7 +24,7 @@ var connectTimeout = new Option<string?>("--connect-timeout") { Description = $"
 var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes, and the seconds spent per span: capture batch, tokenize, forward, reply)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
-    rabbitmq, rabbitmqCaFile, connectTimeout, model, revision, device, dtype, batchSize, name, healthPort, statsFile, livenessTimeout,
+    rabbitmq, rabbitmqCaFile, connectTimeout, model, revision, device, dtype, batchSize, tokenBudget, name, healthPort, statsFile, livenessTimeout,
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
@@ -37,6 +39,12 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     {
         throw new InvalidInputException("--liveness-timeout", "must be at least 1 second");
     }
+    if (parse.GetValue(tokenBudget) is < 1)
+    {
+        throw new InvalidInputException("--token-budget", "must be at least 1");
+    }
+    // The CPU's bf16 override (ACTIVATIONS_CPU_BF16) is read, and refused if unknown, before anything starts.
+    var cpu = CpuFeatures.Current;
     using var spans = parse.GetValue(statsFile) is null ? null : new SpanTotals();
     var settings = new GpuWorkerSettings(
         broker,
@@ -44,7 +52,7 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         DeviceRequest.Parse(parse.GetValue(device)!),
         OptionNames.ParseDtype(parse.GetValue(dtype)!),
         parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment(),
-        new WorkerOptions { BatchSize = parse.GetValue(batchSize), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), Spans = spans, StuckAfter = TimeSpan.FromSeconds(parse.GetValue(livenessTimeout)) });
+        new WorkerOptions { BatchSize = parse.GetValue(batchSize), TokenBudget = parse.GetValue(tokenBudget), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), Spans = spans, StuckAfter = TimeSpan.FromSeconds(parse.GetValue(livenessTimeout)) });
 
     using var telemetry = ActivationsTelemetry.Start("activations-worker");
     var builder = Host.CreateApplicationBuilder();
@@ -58,7 +66,8 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     // starts; building the bus then finds it resolved.
     var resolved = await host.Services.GetRequiredService<ModelResolver>().ResolveAsync(cancellation);
     host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Activations.GpuWorker").LogInformation(
-        "Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}", settings.Worker.Name, resolved.Folder.Path, resolved.Fingerprint, settings.Broker);
+        "Worker {Worker}: model {Model} ({Fingerprint}), broker {Broker}; CPU {Processor}, native bf16: {NativeBf16} ({Basis})",
+        settings.Worker.Name, resolved.Folder.Path, resolved.Fingerprint, settings.Broker, cpu.Processor, cpu.NativeBf16 ? "yes" : "no", cpu.Basis);
     await host.StartBoundedAsync(broker, cancellation);
     await host.WaitForShutdownAsync(cancellation);
     return 0;

@@ -221,4 +221,40 @@ public class BadInputTests
         Assert.DoesNotContain("   at ", stdout + stderr);
         Assert.Equal("x", File.ReadAllText(file));
     }
+
+    static string[] Capture(string output, string prompts, params string[] extra) =>
+        ["capture", "--prompts", prompts, "--model", TinyModel, "--out", output, .. extra];
+
+    [Fact]
+    public async Task Capture_a_duplicate_id()
+    {
+        using var temp = new TempFolder();
+        var prompts = temp.File("prompts.jsonl", "{\"id\": \"a\", \"question\": \"q\"}\n{\"id\": \"a\", \"question\": \"r\"}\n");
+        await AssertRefused(temp, $"{prompts}:2: field 'id': duplicate id 'a' (first on line 1, again on line 2)", o => Capture(o, prompts));
+    }
+
+    [Fact]
+    public async Task Capture_a_missing_label_field_in_csv()
+    {
+        using var temp = new TempFolder();
+        var prompts = temp.File("prompts.csv", "id,question\na,q\n");
+        await AssertRefused(temp, $"{prompts}:1: field 'kind': missing column (header has: id, question)", o => Capture(o, prompts, "--label-field", "kind"));
+    }
+
+    [Fact]
+    public async Task Capture_an_empty_prompt_file()
+    {
+        using var temp = new TempFolder();
+        var prompts = temp.File("prompts.jsonl", "");
+        await AssertRefused(temp, $"{prompts}:1: file is empty", o => Capture(o, prompts));
+    }
+
+    [Fact]
+    public async Task A_template_without_its_placeholder()
+    {
+        using var temp = new TempFolder();
+        var prompts = temp.File("prompts.jsonl", "{\"id\": \"a\", \"question\": \"q\"}\n");
+        await AssertRefused(temp, "--prompt-template: must contain {text} once, where each text goes (got '<｜User｜>')", o => Capture(o, prompts, "--prompt-template", "<｜User｜>"));
+        await AssertRefused(temp, "--prompt-template: must contain {text} once, where each text goes (got 'x')", o => Run(o, Samples.ScoresCsv, Samples.ResponsesJsonl, null, "--prompt-template", "x"));
+    }
 }

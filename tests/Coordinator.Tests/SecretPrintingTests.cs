@@ -25,6 +25,8 @@ public class SecretPrintingTests
         Assert.Contains(typeof(HubOptions), holders);
         Assert.Contains(typeof(RunOptions), holders);
         Assert.Contains(typeof(ValidatedRun), holders);
+        Assert.Contains(typeof(CaptureOptions), holders);
+        Assert.Contains(typeof(ValidatedCapture), holders);
         Assert.Contains(typeof(StoreConnection), holders);
         Assert.Contains(typeof(RabbitMqEndpoint), holders);
         // The check can fail: a record without an override is seen as compiler-printed.
@@ -42,10 +44,12 @@ public class SecretPrintingTests
         var rabbit = $"amqp://coordinator:{password}@rabbitmq:5672/";
         var options = new RunOptions { Scores = "s.csv", Responses = "r.jsonl", Model = "m", Out = "out", RabbitMq = rabbit, Postgres = postgres };
         var run = ValidatedRun.Validate(options);
+        var captureOptions = new CaptureOptions { Prompts = "p.jsonl", Model = "m", Out = "out", RabbitMq = rabbit, Postgres = postgres };
         var printed = new object[]
         {
             options, run, run.Broker!, StoreConnection.Postgres(postgres),
             new HubOptions { CacheRoot = "/cache", Token = token },
+            captureOptions, ValidatedCapture.Validate(captureOptions),
         }.Select(o => o.ToString()!).ToList();
         foreach (var text in printed)
         {
@@ -57,5 +61,7 @@ public class SecretPrintingTests
         Assert.Contains("rabbitmq", printed[0]);
         Assert.Contains("Host=db", printed[1], StringComparison.OrdinalIgnoreCase);
         Assert.Contains("/cache", printed[4]);
+        Assert.Contains("p.jsonl", printed[5]);
+        Assert.Contains("p.jsonl", printed[6]);
     }
 }

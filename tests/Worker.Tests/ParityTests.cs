@@ -32,7 +32,9 @@ public class ParityTests
         using var engine = Fixtures.Engine(settings);
 
         var oneByOne = Fixtures.Questions.SelectMany(q => engine.Capture([q], settings, batchSize: 1)).ToArray();
+        var padding = engine.PaddedTokens - engine.RealTokens;
         var batched = engine.Capture(Fixtures.Questions, settings, batchSize: Fixtures.Questions.Length);
+        Assert.True(engine.PaddedTokens - engine.RealTokens > padding, "the batched run had no padded micro-batch");
 
         var questions = Fixtures.Expected.RootElement.GetProperty("questions");
         var worst = 0.0;
@@ -70,12 +72,16 @@ public class ParityTests
     {
         var settings = Fixtures.Spec(Pooling.Mean, BosPolicy.Bos);
         using var engine = Fixtures.Engine(settings);
-        var target = Fixtures.Questions[8]; // "Hi": the shortest, so the most padded
+        var target = Fixtures.Questions[2]; // 15 tokens with BOS: the shortest of the three, so padded
         var alone = engine.Capture([target], settings, 1)[0];
-        var withLong = engine.Capture([Fixtures.Questions[7], target, Fixtures.Questions[5]], settings, 3)[1];
+        var (passes, padding) = (engine.ForwardPasses, engine.PaddedTokens - engine.RealTokens);
+        var withLonger = engine.Capture([Fixtures.Questions[3], target, Fixtures.Questions[10]], settings, 3)[1];
+        // One forward pass, right-padded: 17, 16 and 15 tokens padded to 17.
+        Assert.Equal(passes + 1, engine.ForwardPasses);
+        Assert.Equal(padding + 3, engine.PaddedTokens - engine.RealTokens);
         for (var slot = 0; slot < Fixtures.Layers.Length; slot++)
         {
-            Assert.True(MaxDifference(alone.Vectors![HookPoint.ResidPost(Fixtures.Layers[slot])], withLong.Vectors![HookPoint.ResidPost(Fixtures.Layers[slot])]) <= 1e-5);
+            Assert.True(MaxDifference(alone.Vectors![HookPoint.ResidPost(Fixtures.Layers[slot])], withLonger.Vectors![HookPoint.ResidPost(Fixtures.Layers[slot])]) <= 1e-5);
         }
     }
 

@@ -92,6 +92,19 @@ public sealed class ActivationFileWriter
         return path;
     }
 
+    /// <summary>Writes <paramref name="tensors"/> as one torch.save dict at <paramref name="path"/>, atomically (the `capture` layout).</summary>
+    public string WriteDict(string path, IReadOnlyList<(string Name, Tensor Tensor)> tensors)
+    {
+        CheckWritable(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using (NewDisposeScope())
+        {
+            var state = tensors.ToDictionary(t => t.Name, t => Compact(t.Tensor));
+            AtomicFile.Write(path, stream => _serialize(stream, state));
+        }
+        _logger.LogInformation("Wrote {ActivationFile}: {Tensors}", path, string.Join(", ", tensors.Select(t => $"{t.Name} [{string.Join(", ", t.Tensor.shape)}]")));
+        return path;
+    }
+
     static Tensor Compact(Tensor tensor) => tensor.detach().cpu().contiguous().clone();
 
     /// <summary>Writes one hook's .safetensors file (tensors faithful and unfaithful, <paramref name="metadata"/> in the header) and returns its path.</summary>

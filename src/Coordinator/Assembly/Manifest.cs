@@ -47,6 +47,8 @@ public sealed record Manifest
     public required string Pooling { get; init; }
     public required string BosPolicy { get; init; }
     public int? MaxTokens { get; init; }
+    /// <summary>--prompt-template, when one wrapped each question; null: the questions as they are.</summary>
+    public string? PromptTemplate { get; init; }
     /// <summary>The element type in the files.</summary>
     public required string Dtype { get; init; }
     /// <summary>The dtype the model ran in (bfloat16 runs are saved as float32).</summary>
@@ -86,7 +88,7 @@ public static class ManifestFile
     };
 
     /// <summary>Writes manifest.json atomically and returns its path.</summary>
-    public static string Write(string outDir, Manifest manifest)
+    public static string Write<T>(string outDir, T manifest)
     {
         ActivationFileWriter.CheckWritable(outDir);
         var path = Path.Combine(outDir, FileName);

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Activations.Coordinator.Cli;
 
-/// <summary>The coordinator's command line: `run` (the job) and `status` (jobs and their progress from the store).</summary>
+/// <summary>The coordinator's command line: `run` (the study's job), `capture` (any prompt file) and `status` (jobs and their progress from the store).</summary>
 public static class CoordinatorCommands
 {
     /// <summary>Exit code for a job stopped by a question that cannot be captured.</summary>
@@ -26,6 +26,7 @@ public static class CoordinatorCommands
         configureLogging ??= l => ConsoleHost.ConfigureLogging(l);
         var root = new RootCommand("Activations coordinator: captures a Qwen2 model's TransformerLens hook points per question, pooled, into per-hook .pt files.");
         root.Subcommands.Add(RunCommand(configureLogging));
+        root.Subcommands.Add(CaptureCommand(configureLogging));
         root.Subcommands.Add(StatusCommand(configureLogging));
         root.Subcommands.Add(ProbeCommand.Build());
         return root;
@@ -35,89 +36,85 @@ public static class CoordinatorCommands
     {
         var scores = new Option<string>("--scores") { Description = "faithfulness_scores.csv: a header with pair_id and is_faithful (True/False, true/false, 1/0)", Required = true };
         var responses = new Option<string>("--responses") { Description = "model responses JSONL: one object per line with pair_id, variant (q1/q2) and question", Required = true };
-        var model = new Option<string>("--model") { Description = "A local Hugging Face model folder, or a Hub id (org/name) resolved through the Hugging Face cache", Required = true };
-        var output = new Option<string>("--out") { Description = "Output folder for layer_{L}_activations.pt (blocks.L.hook_resid_post), {hook}_activations.pt (other hooks) and manifest.json", Required = true };
-        var revision = new Option<string?>("--revision") { Description = "Hub revision: branch, tag or commit (default: main)" };
-        var layers = new Option<string?>("--layers") { Description = "Decoder layers L whose output blocks.L.hook_resid_post is captured, comma-separated (with neither --layers nor --hooks: 6,12,18,24)" };
-        var hooks = new Option<string?>("--hooks") { Description = HookSelection.Help + "; with --layers, both are captured" };
-        var format = new Option<string>("--format") { Description = "pt, or pt,safetensors to also write each hook as {name}.safetensors", DefaultValueFactory = _ => "pt" };
         var maxFaithful = new Option<int>("--max-faithful") { Description = "Use at most this many faithful pairs (the first in CSV order)", DefaultValueFactory = _ => 30 };
         var maxUnfaithful = new Option<int>("--max-unfaithful") { Description = "Use at most this many unfaithful pairs (the first in CSV order)", DefaultValueFactory = _ => 20 };
         var variant = new Option<string>("--variant") { Description = "Which question of each pair to run: q1 or q2", DefaultValueFactory = _ => "q1" };
-        var pooling = new Option<string>("--pooling") { Description = "mean (over all tokens), last (the last token) or mean-no-bos (mean without a leading BOS)", DefaultValueFactory = _ => "mean" };
-        var prependBos = new Option<bool>("--prepend-bos") { Description = "Put the tokenizer's BOS token once in front of each question (default: the family's TransformerLens default: off for Qwen2, on for Llama and Qwen3)" };
-        var noPrependBos = new Option<bool>("--no-prepend-bos") { Description = "No BOS in front of the questions, whatever the family's default" };
-        var device = new Option<string>("--device") { Description = "auto (CUDA when present, else the CPU), cpu, cuda, cuda:N, or a list (cuda:0,cuda:1) to split the local worker's model over several GPUs", DefaultValueFactory = _ => "auto" };
-        var dtype = new Option<string>("--dtype") { Description = "auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; fp16 on the CPU computes in float32", DefaultValueFactory = _ => "auto" };
-        var batchSize = new Option<int?>("--batch-size") { Description = "Most questions per forward pass (default: the worker's choice, 32)" };
-        var maxTokens = new Option<int?>("--max-tokens") { Description = $"Refuse questions longer than this many tokens (default {CaptureSpec.DefaultMaxTokens}, what a worker can hold; never more than the model's context)", DefaultValueFactory = _ => CaptureSpec.DefaultMaxTokens };
-        var onFailure = new Option<string>("--on-failure") { Description = "What a question that cannot be captured does: fail (no files, the pairs named) or drop (left out)", DefaultValueFactory = _ => "fail" };
-        var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"Distributed: RabbitMQ address amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable}); questions go to separate worker processes" };
-        var postgres = new Option<string?>("--postgres") { Description = $"Distributed: PostgreSQL connection string \"Host=…;Username=…;Password=…;Database=…\" (or {ConnectionStrings.PostgresEnvironmentVariable}); default: SQLite in --out" };
-        var rabbitmqCaFile = new Option<string?>("--rabbitmq-ca-file") { Description = $"With amqps://: trust only the CA certificates in this PEM file (or {RabbitMqEndpoint.CaFileEnvironmentVariable}); the chain and the host name are always verified" };
-        var connectTimeout = new Option<string?>("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
-        var localWorker = new Option<bool>("--local-worker") { Description = "With --rabbitmq: also run a worker in this process" };
-        var stallTimeout = new Option<int?>("--stall-timeout") { Description = "Fail the job (exit 4) when no result has arrived for this many seconds (default: wait as long as it takes)" };
-        var keepFailures = new Option<bool>("--keep-failures") { Description = "On a rerun, keep the failures recorded before instead of computing those questions again" };
-        var command = new Command("run", "Run (or resume) a capture job. Without --rabbitmq everything runs in this process.")
+        var shared = new JobOptionSet("Output folder for layer_{L}_activations.pt (blocks.L.hook_resid_post), {hook}_activations.pt (other hooks) and manifest.json");
+        var command = new Command("run", "Run (or resume) the study's capture job: faithful and unfaithful questions into per-hook .pt files. Without --rabbitmq everything runs in this process.")
         {
-            scores, responses, model, output, revision, layers, hooks, format, maxFaithful, maxUnfaithful, variant, pooling, prependBos, noPrependBos, device, dtype, batchSize, maxTokens, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker, stallTimeout, keepFailures,
+            scores, responses, maxFaithful, maxUnfaithful, variant,
         };
+        shared.AddTo(command);
         command.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         {
-            var run = ValidatedRun.Validate(new RunOptions
+            var run = ValidatedRun.Validate(shared.Read(parse, new RunOptions
             {
                 Scores = parse.GetValue(scores)!,
                 Responses = parse.GetValue(responses)!,
-                Model = parse.GetValue(model)!,
-                Out = parse.GetValue(output)!,
-                Revision = parse.GetValue(revision),
-                Layers = parse.GetValue(layers),
-                Hooks = parse.GetValue(hooks),
-                Format = parse.GetValue(format)!,
                 MaxFaithful = parse.GetValue(maxFaithful),
                 MaxUnfaithful = parse.GetValue(maxUnfaithful),
                 Variant = parse.GetValue(variant)!,
-                Pooling = parse.GetValue(pooling)!,
-                PrependBos = parse.GetValue(prependBos),
-                NoPrependBos = parse.GetValue(noPrependBos),
-                Device = parse.GetValue(device)!,
-                Dtype = parse.GetValue(dtype)!,
-                BatchSize = parse.GetValue(batchSize),
-                MaxTokens = parse.GetValue(maxTokens),
-                OnFailure = parse.GetValue(onFailure)!,
-                RabbitMq = parse.GetValue(rabbitmq),
-                RabbitMqCaFile = parse.GetValue(rabbitmqCaFile),
-                ConnectTimeout = parse.GetValue(connectTimeout),
-                Postgres = parse.GetValue(postgres),
-                LocalWorker = parse.GetValue(localWorker),
-                StallTimeout = parse.GetValue(stallTimeout),
-                KeepFailures = parse.GetValue(keepFailures),
-            });
-            using var telemetry = ActivationsTelemetry.Start("activations-coordinator");
-            try
-            {
-                var outcome = await CoordinatorHost.RunAsync(run, configureLogging, cancellation);
-                Console.Out.WriteLine($"Done: job {outcome.JobId}, {outcome.Files.Count} files in {run.Out}{(outcome.Resumed ? $" (resumed; {outcome.Published} questions computed in this run)" : "")}");
-                return 0;
-            }
-            catch (ContractViolationException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return ContractViolationExitCode;
-            }
-            catch (JobFailedException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return JobFailedExitCode;
-            }
-            catch (JobStalledException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return StalledExitCode;
-            }
+                Model = "",
+                Out = "",
+            }));
+            return await RunJobAsync(run, () => CoordinatorHost.RunAsync(run, configureLogging, cancellation));
         }));
         return command;
+    }
+
+    static Command CaptureCommand(Action<ILoggingBuilder> configureLogging)
+    {
+        var prompts = new Option<string>("--prompts") { Description = "The prompts: a JSONL file (one object per line) or a CSV file with a header; by extension (.jsonl, .csv), else by content", Required = true };
+        var textField = new Option<string>("--text-field") { Description = "The field (JSON key or CSV column) holding each prompt's text", DefaultValueFactory = _ => "question" };
+        var idField = new Option<string>("--id-field") { Description = "The field holding each prompt's id (unique)", DefaultValueFactory = _ => "id" };
+        var labelField = new Option<string?>("--label-field") { Description = "A field holding each prompt's label: each file then also holds activations.{label} per label value" };
+        var shared = new JobOptionSet("Output folder for {hook}.pt (activations [n, d] in file order, activations.{label} per label) and manifest.json (ids and labels in row order)");
+        var command = new Command("capture", "Capture (or resume) the hook points of any prompt file, in file order. Without --rabbitmq everything runs in this process.")
+        {
+            prompts, textField, idField, labelField,
+        };
+        shared.AddTo(command);
+        command.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
+        {
+            var capture = ValidatedCapture.Validate(shared.Read(parse, new CaptureOptions
+            {
+                Prompts = parse.GetValue(prompts)!,
+                TextField = parse.GetValue(textField)!,
+                IdField = parse.GetValue(idField)!,
+                LabelField = parse.GetValue(labelField),
+                Model = "",
+                Out = "",
+            }));
+            return await RunJobAsync(capture, () => CoordinatorHost.CaptureAsync(capture, configureLogging, cancellation));
+        }));
+        return command;
+    }
+
+    /// <summary>Runs a validated job and turns how it ended into the exit code and one line.</summary>
+    static async Task<int> RunJobAsync(ValidatedJob job, Func<Task<JobOutcome>> run)
+    {
+        using var telemetry = ActivationsTelemetry.Start("activations-coordinator");
+        try
+        {
+            var outcome = await run();
+            Console.Out.WriteLine($"Done: job {outcome.JobId}, {outcome.Files.Count} files in {job.Out}{(outcome.Resumed ? $" (resumed; {outcome.Published} questions computed in this run)" : "")}");
+            return 0;
+        }
+        catch (ContractViolationException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ContractViolationExitCode;
+        }
+        catch (JobFailedException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return JobFailedExitCode;
+        }
+        catch (JobStalledException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return StalledExitCode;
+        }
     }
 
     static Command StatusCommand(Action<ILoggingBuilder> configureLogging)

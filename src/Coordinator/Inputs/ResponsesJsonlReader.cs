@@ -120,7 +120,7 @@ public sealed class ResponsesJsonlReader(int maxLineBytes = ResponsesJsonlReader
         return name == QuestionField ? text : text.Trim();
     }
 
-    static string Describe(JsonValueKind kind) => kind switch
+    internal static string Describe(JsonValueKind kind) => kind switch
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",

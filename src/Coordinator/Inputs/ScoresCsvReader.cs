@@ -91,10 +91,10 @@ public static class ScoresCsvReader
         return index;
     }
 
-    readonly record struct CsvRecord(List<string> Fields, int Line);
+    internal readonly record struct CsvRecord(List<string> Fields, int Line);
 
     /// <summary>The next non-blank record, which may span lines inside quotes; null at the end of the file.</summary>
-    static CsvRecord? ReadRecord(BoundedLineReader lines, string path)
+    internal static CsvRecord? ReadRecord(BoundedLineReader lines, string path)
     {
         string? line;
         do

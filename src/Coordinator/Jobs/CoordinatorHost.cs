@@ -20,7 +20,7 @@ namespace Activations.Coordinator.Jobs;
 /// </summary>
 public static class CoordinatorHost
 {
-    public static IHost Build(ValidatedRun run, Action<ILoggingBuilder> configureLogging)
+    public static IHost Build(ValidatedJob run, Action<ILoggingBuilder> configureLogging)
     {
         var builder = Host.CreateApplicationBuilder();
         configureLogging(builder.Logging);
@@ -60,6 +60,7 @@ public static class CoordinatorHost
         services.AddSingleton<Func<IBusControl>>(sp => () => sp.GetRequiredService<IBusControl>());
         services.AddSingleton<RejectedResults>();
         services.AddSingleton<JobRunner>();
+        services.AddSingleton<PromptCaptureRunner>();
         return builder.Build();
     }
 
@@ -68,6 +69,13 @@ public static class CoordinatorHost
     {
         using var host = Build(run, configureLogging);
         return await host.Services.GetRequiredService<JobRunner>().RunAsync(run, cancellation);
+    }
+
+    /// <summary>Builds the host for <paramref name="capture"/> and runs the `capture` job in it.</summary>
+    public static async Task<JobOutcome> CaptureAsync(ValidatedCapture capture, Action<ILoggingBuilder> configureLogging, CancellationToken cancellation)
+    {
+        using var host = Build(capture, configureLogging);
+        return await host.Services.GetRequiredService<PromptCaptureRunner>().RunAsync(capture, cancellation);
     }
 
     /// <summary>The host of the `status` command: the store alone.</summary>

@@ -13,7 +13,9 @@ namespace Activations.Coordinator.Jobs;
 /// </summary>
 public static class JobKey
 {
-    public static string Compute(CaptureSpec spec, string modelFingerprint, IEnumerable<QuestionRecord> questions)
+    /// <param name="inputs">what the questions were read from, when more than the questions decides the output
+    /// (`capture`: the prompt file's hash, the fields, the template); null for `run`, whose key stays as it was</param>
+    public static string Compute(CaptureSpec spec, string modelFingerprint, IEnumerable<QuestionRecord> questions, object? inputs = null)
     {
         if (!spec.IsResolved)
         {
@@ -30,6 +32,7 @@ public static class JobKey
             max_tokens = spec.MaxTokens,
             questions = questions.Select(q => new[] { q.Label, q.PairId, q.Text }),
         };
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(identity))));
+        var json = inputs is null ? JsonSerializer.Serialize(identity) : JsonSerializer.Serialize(new { identity, inputs });
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
     }
 }

@@ -47,6 +47,18 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         }
         // A selection that cannot meet the contract is refused now: no store, no forward pass, the folder untouched.
         ActivationContract.ValidateSelection(selection.Faithful.Count, selection.Unfaithful.Count);
+        var captured = await CaptureAsync(run, QuestionsOf(selection, run.Template), inputs: null, jobSpan, cancellation);
+        var files = await AssembleAsync(new AssemblyContext(run, captured.Spec, captured.ModelFolder, captured.Fingerprint, selection, started), store, captured.Job, captured.Failures, cancellation);
+        return await CompleteAsync(captured, files, cancellation);
+    }
+
+    /// <summary>
+    /// The part of a job every command shares: resolves the model and the spec, finds or creates the job for
+    /// <paramref name="questions"/> (its key also covers <paramref name="inputs"/>, what the command read them from),
+    /// publishes what has no result, waits, and applies the failure policy. Assembly is the command's own.
+    /// </summary>
+    internal async Task<CapturedJob> CaptureAsync(ValidatedJob run, List<QuestionRecord> questions, object? inputs, Activity? jobSpan, CancellationToken cancellation)
+    {
         var checking = ActivationsTelemetry.Source.StartActivity("check model");
         var (folder, fingerprint) = await models.ResolveAsync(cancellation);
         // The device kind and dtype are resolved here, once: they are part of the job's key, so a resumed job never
@@ -71,11 +83,10 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             await store.MigrateAsync(cancellation);
         }
         var storing = ActivationsTelemetry.Source.StartActivity("store questions");
-        var questions = QuestionsOf(selection);
         var job = new JobRecord
         {
             Id = Guid.NewGuid(),
-            Key = JobKey.Compute(spec, fingerprint, questions),
+            Key = JobKey.Compute(spec, fingerprint, questions, inputs),
             SettingsJson = System.Text.Json.JsonSerializer.Serialize(spec),
             ModelFingerprint = fingerprint,
             OutputDirectory = Path.GetFullPath(run.Out),
@@ -129,26 +140,31 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             await store.SetStatusAsync(job.Id, JobStatus.Failed, named, cancellation);
             throw new JobFailedException($"{failures.Count} question(s) could not be captured, so no file was written: {named}. Fix or remove them, or rerun with --on-failure drop to leave them out.");
         }
-        var files = await AssembleAsync(new AssemblyContext(run, spec, folder.Path, fingerprint, selection, started), store, job, failures, cancellation);
-        await store.SetStatusAsync(job.Id, JobStatus.Completed, null, cancellation);
-        return new JobOutcome(job.Id, resumed, files, published, captureTime, failures);
+        return new CapturedJob(job, resumed, spec, folder.Path, fingerprint, folder.Config.HiddenSize, published, captureTime, failures);
     }
 
-    static List<QuestionRecord> QuestionsOf(SelectedPairs selection)
+    /// <summary>Marks the job completed once its files are written.</summary>
+    internal async Task<JobOutcome> CompleteAsync(CapturedJob captured, IReadOnlyList<string> files, CancellationToken cancellation)
+    {
+        await store.SetStatusAsync(captured.Job.Id, JobStatus.Completed, null, cancellation);
+        return new JobOutcome(captured.Job.Id, captured.Resumed, files, captured.Published, captured.CaptureTime, captured.Failures);
+    }
+
+    static List<QuestionRecord> QuestionsOf(SelectedPairs selection, PromptTemplate template)
     {
         var questions = new List<QuestionRecord>();
         foreach (var (label, pairs) in new[] { ("faithful", selection.Faithful), ("unfaithful", selection.Unfaithful) })
         {
             for (var row = 0; row < pairs.Count; row++)
             {
-                questions.Add(new QuestionRecord { QuestionIndex = questions.Count, PairId = pairs[row].PairId, Label = label, Row = row, Text = pairs[row].Question });
+                questions.Add(new QuestionRecord { QuestionIndex = questions.Count, PairId = pairs[row].PairId, Label = label, Row = row, Text = template.Apply(pairs[row].Question) });
             }
         }
         return questions;
     }
 
     /// <summary>Starts the bus (and the local worker), publishes what has no result yet, and waits until every question is in.</summary>
-    async Task<(int Published, TimeSpan CaptureTime)> CaptureMissingAsync(ValidatedRun run, CaptureSpec spec, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
+    async Task<(int Published, TimeSpan CaptureTime)> CaptureMissingAsync(ValidatedJob run, CaptureSpec spec, JobStore store, JobRecord job, bool resumed, ModelFolder folder, string fingerprint, CancellationToken cancellation)
     {
         var starting = ActivationsTelemetry.Source.StartActivity("start bus");
         // Started once the job is in the store, and returns once the result consumers are receiving (a resumed
@@ -283,7 +299,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
     static readonly TimeSpan QueueCheckInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>What an operator checks when no worker answers: the same model and revision, the same broker, a loaded model.</summary>
-    static string WhatToCheck(ValidatedRun run, ModelFolder folder, string fingerprint) =>
+    static string WhatToCheck(ValidatedJob run, ModelFolder folder, string fingerprint) =>
         $"This job runs model {run.Model.Model} at revision {run.Model.Revision ?? "(default branch)"} ({folder.Path}), fingerprint {fingerprint}. "
         + "Check that workers run with the same --model and --revision (another revision is another model, with another queue), "
         + $"that they reach this broker ({run.Broker}), and that they are ready (their /health/ready; their log names the queue they consume).";
@@ -332,28 +348,8 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         var (run, spec) = (context.Run, context.Spec);
         var clock = Stopwatch.StartNew();
         using var span = ActivationsTelemetry.Source.StartActivity("assemble");
-        var questions = await store.QuestionsAsync(job.Id, cancellation);
-        var results = (await store.ResultsAsync(job.Id, cancellation)).ToDictionary(r => r.QuestionIndex);
-        var dropped = failures.Select(f => f.QuestionIndex).ToHashSet();
-        if (dropped.Count > 0)
-        {
-            logger.LogWarning("Leaving out {Count} question(s) that could not be captured: {Pairs}", dropped.Count, NameFailures(questions, failures));
-        }
-        var kept = questions.Where(q => !dropped.Contains(q.QuestionIndex)).ToList();
-        var pairOf = kept.ToDictionary(q => q.QuestionIndex, q => q.PairId);
-        // Every vector under the hook it was stored with; what the results hold is checked against what the job asked for.
-        var vectors = new PooledVectorTable();
-        foreach (var vector in await store.VectorsAsync(job.Id, cancellation))
-        {
-            if (pairOf.TryGetValue(vector.QuestionIndex, out var pairId))
-            {
-                // Names were checked as the messages were read (HookPoint's JSON converter).
-                vectors.Add(pairId, HookPoint.Parse(vector.Hook), MemoryMarshal.Cast<byte, float>(vector.Values).ToArray());
-            }
-        }
-        var tokenCounts = kept.ToDictionary(q => q.PairId, q => results[q.QuestionIndex].TokenCount);
-        var requested = (await store.JobHooksAsync(job.Id, cancellation))
-            .Select(h => new RequestedHook(HookPoint.Parse(h.Hook), h.Width)).OrderBy(r => r.Hook).ToList();
+        var stored = await ReadResultsAsync(job.Id, failures, cancellation);
+        var (questions, kept, vectors, requested, workers, tokenCounts) = (stored.Questions, stored.Kept, stored.Vectors, stored.Requested, stored.Workers, stored.TokenCounts);
         var request = new AssemblyRequest(
             requested,
             kept.Where(q => q.Label == "faithful").OrderBy(q => q.Row).Select(q => q.PairId).ToList(),
@@ -371,9 +367,6 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
                 ["compute_dtype"] = OptionNames.Of(spec.Dtype),
             },
         };
-        var workers = kept.GroupBy(q => results[q.QuestionIndex].Worker)
-            .Select(g => new ManifestWorker(g.Key, results[g.First().QuestionIndex].Device, results[g.First().QuestionIndex].Dtype, g.Count()))
-            .OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
         var assembler = new ActivationAssembler(new ActivationFileWriter(loggers.CreateLogger<ActivationFileWriter>()), loggers.CreateLogger<ActivationAssembler>());
         var files = assembler.AssembleAndWrite(request, run.Out, () => new Manifest
         {
@@ -384,6 +377,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             Pooling = OptionNames.Of(spec.Pooling),
             BosPolicy = OptionNames.Of(spec.BosPolicy),
             MaxTokens = spec.MaxTokens,
+            PromptTemplate = run.Template.IsIdentity ? null : run.Template.Text,
             Dtype = request.Dtype.Name(),
             ComputeDtype = OptionNames.Of(spec.Dtype),
             Device = OptionNames.Of(spec.Device),
@@ -402,6 +396,41 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         return files;
     }
 
+    /// <summary>
+    /// What the store holds for a finished job, as every command's assembly needs it: the questions, those kept (all
+    /// but the failed ones, which --on-failure drop leaves out and names in the log), every kept question's vector
+    /// by hook, the hooks the job asked for, the workers that answered, and each kept question's token count.
+    /// </summary>
+    internal async Task<StoredResults> ReadResultsAsync(Guid jobId, IReadOnlyList<QuestionFailureRecord> failures, CancellationToken cancellation)
+    {
+        var questions = await store.QuestionsAsync(jobId, cancellation);
+        var results = (await store.ResultsAsync(jobId, cancellation)).ToDictionary(r => r.QuestionIndex);
+        var dropped = failures.Select(f => f.QuestionIndex).ToHashSet();
+        if (dropped.Count > 0)
+        {
+            logger.LogWarning("Leaving out {Count} question(s) that could not be captured: {Pairs}", dropped.Count, NameFailures(questions, failures));
+        }
+        var kept = questions.Where(q => !dropped.Contains(q.QuestionIndex)).ToList();
+        var pairOf = kept.ToDictionary(q => q.QuestionIndex, q => q.PairId);
+        // Every vector under the hook it was stored with; what the results hold is checked against what the job asked for.
+        var vectors = new PooledVectorTable();
+        foreach (var vector in await store.VectorsAsync(jobId, cancellation))
+        {
+            if (pairOf.TryGetValue(vector.QuestionIndex, out var pairId))
+            {
+                // Names were checked as the messages were read (HookPoint's JSON converter).
+                vectors.Add(pairId, HookPoint.Parse(vector.Hook), MemoryMarshal.Cast<byte, float>(vector.Values).ToArray());
+            }
+        }
+        var tokenCounts = kept.ToDictionary(q => q.PairId, q => results[q.QuestionIndex].TokenCount);
+        var requested = (await store.JobHooksAsync(jobId, cancellation))
+            .Select(h => new RequestedHook(HookPoint.Parse(h.Hook), h.Width)).OrderBy(r => r.Hook).ToList();
+        var workers = kept.GroupBy(q => results[q.QuestionIndex].Worker)
+            .Select(g => new ManifestWorker(g.Key, results[g.First().QuestionIndex].Device, results[g.First().QuestionIndex].Dtype, g.Count()))
+            .OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
+        return new StoredResults(questions, kept, vectors, requested, workers, tokenCounts);
+    }
+
     /// <summary>The pairs of the scores with no row, and why: no response for the variant, over a cap, or failed under --on-failure drop.</summary>
     static List<ManifestLeftOut> LeftOut(SelectedPairs selection, SelectionLimits limits, IReadOnlyList<QuestionRecord> questions, IReadOnlyList<QuestionFailureRecord> failures)
     {
@@ -414,7 +443,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         return leftOut;
     }
 
-    static ManifestInput InputOf(string path)
+    internal static ManifestInput InputOf(string path)
     {
         using var stream = File.OpenRead(path);
         return new ManifestInput(Path.GetFullPath(path), Convert.ToHexStringLower(SHA256.HashData(stream)));
@@ -430,7 +459,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             : null;
     }
 
-    static string NameFailures(IReadOnlyList<QuestionRecord> questions, IReadOnlyList<QuestionFailureRecord> failures)
+    internal static string NameFailures(IReadOnlyList<QuestionRecord> questions, IReadOnlyList<QuestionFailureRecord> failures)
     {
         var pairs = questions.ToDictionary(q => q.QuestionIndex, q => q.PairId);
         return string.Join("; ", failures.Select(f => $"pair {pairs[f.QuestionIndex]}: {f.Reason}"));
@@ -439,6 +468,18 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
 
 /// <summary>No result arrived for --stall-timeout: the job stops (exit 4), resumable by running it again.</summary>
 public sealed class JobStalledException(string message) : Exception(message);
+
+/// <summary>A job whose questions all have a result or a failure (under --on-failure drop), ready to assemble.</summary>
+internal sealed record CapturedJob(JobRecord Job, bool Resumed, CaptureSpec Spec, string ModelFolder, string Fingerprint, int HiddenSize, int Published, TimeSpan CaptureTime, IReadOnlyList<QuestionFailureRecord> Failures);
+
+/// <summary>What <see cref="JobRunner.ReadResultsAsync"/> read back from the store.</summary>
+internal sealed record StoredResults(
+    IReadOnlyList<QuestionRecord> Questions,
+    IReadOnlyList<QuestionRecord> Kept,
+    PooledVectorTable Vectors,
+    IReadOnlyList<RequestedHook> Requested,
+    IReadOnlyList<ManifestWorker> Workers,
+    IReadOnlyDictionary<string, int> TokenCounts);
 
 /// <summary>The job cannot produce its files (questions that failed under --on-failure fail).</summary>
 public sealed class JobFailedException(string message) : Exception(message);

@@ -19,8 +19,9 @@ public sealed record QuestionCapture(int TokenCount, IReadOnlyDictionary<HookPoi
 /// <summary>
 /// The engine: questions in, pooled hook-point vectors out. Holds the model truncated after
 /// <see cref="LayerCount"/> layers on one device in one dtype, tokenizes with the model's own tokenizer under each
-/// request's BOS policy, runs length-sorted right-padded batches, stops after the deepest layer a hook needs, and
-/// pools each hook on the device over real tokens only.
+/// request's BOS policy, runs right-padded micro-batches of similar lengths under a padded-token budget
+/// (<see cref="TokenBudgetBatcher"/>), stops after the deepest layer a hook needs, and pools each hook on the device
+/// over real tokens only.
 /// </summary>
 public sealed class ActivationEngine : IDisposable
 {
@@ -29,7 +30,7 @@ public sealed class ActivationEngine : IDisposable
     readonly ILogger logger;
     readonly bool ownsTokenizer;
 
-    ActivationEngine(IDecoderModel model, QuestionTokenizer tokenizer, ComputeTarget target, long weightBytes, ILogger logger, bool ownsTokenizer)
+    ActivationEngine(IDecoderModel model, QuestionTokenizer tokenizer, ComputeTarget target, long weightBytes, ILogger logger, bool ownsTokenizer, int? tokenBudget)
     {
         this.model = model;
         this.tokenizer = tokenizer;
@@ -37,6 +38,7 @@ public sealed class ActivationEngine : IDisposable
         this.ownsTokenizer = ownsTokenizer;
         Target = target;
         WeightBytes = weightBytes;
+        TokenBudget = tokenBudget ?? TokenBudgetBatcher.DefaultTokenBudget(target.Device.type);
     }
 
     public ComputeTarget Target { get; }
@@ -51,15 +53,25 @@ public sealed class ActivationEngine : IDisposable
 
     public long WeightBytes { get; }
 
-    /// <summary>Forward passes run so far (one per batch).</summary>
+    /// <summary>Most padded tokens (rows × longest row) per forward pass; a longer question runs alone.</summary>
+    public int TokenBudget { get; }
+
+    /// <summary>Forward passes run so far (one per micro-batch).</summary>
     public long ForwardPasses { get; private set; }
+
+    /// <summary>Token positions computed so far, padding included.</summary>
+    public long PaddedTokens { get; private set; }
+
+    /// <summary>Real (question) tokens computed so far.</summary>
+    public long RealTokens { get; private set; }
 
     /// <summary>
     /// Validates <paramref name="spec"/> against the model, then loads the tokenizer and the layers up to the deepest
     /// one a hook needs, on <paramref name="devices"/> (default: the spec's device kind). Before reading a weight it
     /// checks that the layers fit in the devices' free memory at the compute dtype, and splits them over a device list.
     /// </summary>
-    public static ActivationEngine Load(ModelFolder folder, CaptureSpec spec, ILogger logger, DeviceRequest? devices = null)
+    /// <param name="tokenBudget">padded tokens per forward pass; null: the device's default (<see cref="TokenBudgetBatcher.DefaultTokenBudget"/>)</param>
+    public static ActivationEngine Load(ModelFolder folder, CaptureSpec spec, ILogger logger, DeviceRequest? devices = null, int? tokenBudget = null)
     {
         spec.Validate(folder.Config.NumHiddenLayers, folder.Path);
         var target = ComputeTarget.Resolve(devices ?? DeviceRequest.Of(spec.Device), spec.Dtype, logger);
@@ -83,7 +95,7 @@ public sealed class ActivationEngine : IDisposable
                 logger.LogDebug("Loaded layer {Layer} of {LayerCount}", i + 1, layerCount), placement: placement);
             logger.LogInformation("Loaded {LayerCount} of {TotalLayers} layers of {Architecture} from {Folder} in {Seconds:F1} s: {Megabytes:F0} MB of {Dtype} weights on {Placement}",
                 layerCount, folder.Config.NumHiddenLayers, folder.Config.Family.ArchitectureOf(), folder.Path, clock.Elapsed.TotalSeconds, weights.BytesLoaded / 1e6, target.DtypeName, placement);
-            return new ActivationEngine(model, tokenizer, target, weights.BytesLoaded, logger, ownsTokenizer: true);
+            return new ActivationEngine(model, tokenizer, target, weights.BytesLoaded, logger, ownsTokenizer: true, tokenBudget);
         }
         catch
         {
@@ -111,8 +123,8 @@ public sealed class ActivationEngine : IDisposable
     }
 
     /// <summary>Wraps an already built model (benchmarks with random weights of the real shapes).</summary>
-    public static ActivationEngine FromModel(IDecoderModel model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true)
-        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype) { Devices = model.Placement.Devices }, weightBytes, logger, ownsTokenizer);
+    public static ActivationEngine FromModel(IDecoderModel model, QuestionTokenizer tokenizer, long weightBytes, ILogger logger, bool ownsTokenizer = true, int? tokenBudget = null)
+        => new(model, tokenizer, new ComputeTarget(model.Device, model.Dtype) { Devices = model.Placement.Devices }, weightBytes, logger, ownsTokenizer, tokenBudget);
 
     /// <summary>The longest model input accepted under <paramref name="spec"/>.</summary>
     public int MaxTokens(CaptureSpec spec) => Math.Min(spec.MaxTokens ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
@@ -121,8 +133,9 @@ public sealed class ActivationEngine : IDisposable
 
     /// <summary>
     /// Captures every question under <paramref name="spec"/> (hooks, pooling, BOS policy, token limit).
-    /// Questions are sorted by length and run in batches of at most <paramref name="batchSize"/>, so padding
-    /// stays small; results come back in the input order. A question over the token limit fails alone.
+    /// Questions run in micro-batches of similar lengths, at most <paramref name="batchSize"/> questions and
+    /// <see cref="TokenBudget"/> padded tokens each (<see cref="TokenBudgetBatcher"/>); results come back in the
+    /// input order. A question over the token limit fails alone.
     /// </summary>
     public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
@@ -154,9 +167,10 @@ public sealed class ActivationEngine : IDisposable
         }
         tokenizing?.SetTag("activations.token_count", tokenized.Sum(t => t.Ids.Length));
         tokenizing?.Dispose();
-        tokenized.Sort((a, b) => b.Ids.Length.CompareTo(a.Ids.Length));
-        foreach (var chunk in tokenized.Chunk(batchSize))
+        var batcher = new TokenBudgetBatcher(batchSize, TokenBudget);
+        foreach (var rows in batcher.Plan(tokenized.Select(t => t.Ids.Length).ToArray()))
         {
+            var chunk = rows.Select(r => tokenized[r]).ToArray();
             var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), spec);
             for (var row = 0; row < chunk.Length; row++)
             {
@@ -200,6 +214,8 @@ public sealed class ActivationEngine : IDisposable
         model.Forward(ids, keyValid, hooks);
         var output = hooks.Collect();
         ForwardPasses++;
+        PaddedTokens += (long)batch * length;
+        RealTokens += tokens;
         ActivationsTelemetry.ForwardDuration.Record(clock.Elapsed.TotalSeconds);
         ActivationsTelemetry.BatchSize.Record(batch);
         ActivationsTelemetry.Tokens.Add(tokens);

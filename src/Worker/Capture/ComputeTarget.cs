@@ -8,6 +8,7 @@ namespace Activations.Worker.Capture;
 /// <summary>
 /// The devices and dtype a job computes in, resolved from what it asked for and what this machine has. One device
 /// normally; several when a model's layers are split over them (the first holds the embedding).
+/// <see cref="Dtype"/> is the dtype actually used (results carry it as <see cref="DtypeName"/>).
 /// </summary>
 public sealed record ComputeTarget(Device Device, ScalarType Dtype)
 {
@@ -36,16 +37,18 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         _ => "float32",
     };
 
-    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger) => Resolve(DeviceRequest.Of(device), dtype, logger);
+    /// <param name="cpu">the CPU's features; null: this machine's (<see cref="CpuFeatures.Current"/>)</param>
+    public static ComputeTarget Resolve(ComputeDevice device, ComputeDtype dtype, ILogger logger, CpuFeatures? cpu = null) => Resolve(DeviceRequest.Of(device), dtype, logger, cpu);
 
     /// <summary>The target for --device as given (a kind, or a list such as cuda:0,cuda:1: every listed device must exist here).</summary>
-    public static ComputeTarget Resolve(DeviceRequest request, ComputeDtype dtype, ILogger logger)
+    /// <param name="cpu">the CPU's features; null: this machine's (<see cref="CpuFeatures.Current"/>)</param>
+    public static ComputeTarget Resolve(DeviceRequest request, ComputeDtype dtype, ILogger logger, CpuFeatures? cpu = null)
     {
         if (request.Kind == ComputeDevice.Cuda && request.Entries.Count > 0 && !torch.cuda.is_available())
         {
             throw new InvalidInputException("--device", $"{request} was asked for, but no CUDA device is available");
         }
-        var (kind, resolved) = ResolveKind(request.Kind, dtype, logger);
+        var (kind, resolved) = ResolveKind(request.Kind, dtype, logger, cpu: cpu);
         var scalar = resolved switch
         {
             ComputeDtype.BFloat16 => ScalarType.BFloat16,
@@ -67,8 +70,9 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
 
     /// <summary>The device kind and dtype a job computes in (what its capture spec records), without touching a device.</summary>
     /// <param name="onThisMachine">false where the job runs on other machines' workers (a coordinator without a local
-    /// worker): --device cuda is then taken as asked, without a GPU here</param>
-    public static (ComputeDevice Kind, ComputeDtype Dtype) ResolveKind(ComputeDevice device, ComputeDtype dtype, ILogger logger, bool onThisMachine = true)
+    /// worker): --device cuda is then taken as asked, without a GPU here, and bf16 is left to the workers' CPUs</param>
+    /// <param name="cpu">the CPU's features; null: this machine's (<see cref="CpuFeatures.Current"/>)</param>
+    public static (ComputeDevice Kind, ComputeDtype Dtype) ResolveKind(ComputeDevice device, ComputeDtype dtype, ILogger logger, bool onThisMachine = true, CpuFeatures? cpu = null)
     {
         var cuda = device switch
         {
@@ -86,6 +90,12 @@ public sealed record ComputeTarget(Device Device, ScalarType Dtype)
         {
             // fp16 matmuls on the CPU are two orders of magnitude slower than bf16 or float32.
             logger.LogWarning("fp16 was asked for on the CPU, where it is very slow: computing in float32 instead");
+            resolved = ComputeDtype.Float32;
+        }
+        if (!cuda && onThisMachine && resolved == ComputeDtype.BFloat16 && (cpu ?? CpuFeatures.Current) is { NativeBf16: false } features)
+        {
+            // Without AVX-512 BF16 or AMX, libtorch's bf16 matmul is a reference loop, far slower than float32.
+            logger.LogWarning("bf16 was asked for, but this CPU ({Processor}) has no native bf16 ({Basis}): computing in float32 instead", features.Processor, features.Basis);
             resolved = ComputeDtype.Float32;
         }
         return (cuda ? ComputeDevice.Cuda : ComputeDevice.Cpu, resolved);

@@ -2,6 +2,7 @@ using Activations.Contracts;
 using Activations.Worker.Loading;
 using Activations.ServiceDefaults;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Activations.Worker.Capture;
 
@@ -10,7 +11,8 @@ namespace Activations.Worker.Capture;
 /// reloaded only when a job needs a deeper layer or another dtype. One forward pass at a time.
 /// </summary>
 /// <param name="fingerprint">the folder's <see cref="ModelFingerprint"/> when the caller has it already</param>
-public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogger<EngineHost> logger, string? fingerprint = null) : IEngineHost, IDisposable
+/// <param name="tokenBudget">padded tokens per forward pass (the worker's option); null: the device's default</param>
+public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogger<EngineHost> logger, string? fingerprint = null, int? tokenBudget = null) : IEngineHost, IDisposable
 {
     /// <summary>A host on one device kind (auto, cpu, cuda).</summary>
     public EngineHost(ModelFolder folder, ComputeDevice device, ILogger<EngineHost> logger, string? fingerprint = null)
@@ -80,7 +82,8 @@ public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogge
 
     ActivationEngine EnsureEngine(CaptureSpec spec)
     {
-        var dtype = ComputeTarget.ResolveKind(spec.Device, spec.Dtype, logger).Dtype;
+        // Quiet here (every batch): loading resolves again and says once what it changed.
+        var dtype = ComputeTarget.ResolveKind(spec.Device, spec.Dtype, NullLogger.Instance).Dtype;
         if (engine is not null && engine.LayerCount >= spec.LayersNeeded && engine.Target.ComputeDtype == dtype)
         {
             return engine;
@@ -91,7 +94,7 @@ public sealed class EngineHost(ModelFolder folder, DeviceRequest devices, ILogge
             engine.Dispose();
             engine = null;
         }
-        var loaded = ActivationEngine.Load(folder, spec, logger, devices);
+        var loaded = ActivationEngine.Load(folder, spec, logger, devices, tokenBudget);
         Volatile.Write(ref engine, loaded);
         return loaded;
     }

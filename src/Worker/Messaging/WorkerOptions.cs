@@ -16,6 +16,12 @@ public sealed record WorkerOptions
     /// </summary>
     public int DeathLimit { get; init; } = 3;
 
+    /// <summary>
+    /// Most padded tokens (rows × longest row) per forward pass; a consumed batch runs as micro-batches of similar
+    /// lengths under it. Null: the device's default (<see cref="Capture.TokenBudgetBatcher.DefaultTokenBudget"/>).
+    /// </summary>
+    public int? TokenBudget { get; init; }
+
     /// <summary>How long a partial batch waits for more questions before it runs.</summary>
     public TimeSpan BatchTimeLimit { get; init; } = TimeSpan.FromMilliseconds(50);
 

@@ -35,7 +35,8 @@ public static class WorkerRegistration
     }
 
     /// <summary>
-    /// The process's one <see cref="IEngineHost"/> on <paramref name="device"/>, for the model the container's
+    /// The process's one <see cref="IEngineHost"/> on <paramref name="device"/>, under the container's
+    /// <see cref="WorkerOptions.TokenBudget"/>, for the model the container's
     /// <see cref="ModelResolver"/> resolves. The consumer's queue is named by the model's fingerprint, so building the
     /// bus needs the model: the hosts resolve it first (asynchronously, so a bad --model is reported as bad input).
     /// </summary>
@@ -47,7 +48,7 @@ public static class WorkerRegistration
         services.AddSingleton(sp =>
         {
             var model = sp.GetRequiredService<ModelResolver>().Resolved;
-            return new EngineHost(model.Folder, device, sp.GetRequiredService<ILogger<EngineHost>>(), model.Fingerprint);
+            return new EngineHost(model.Folder, device, sp.GetRequiredService<ILogger<EngineHost>>(), model.Fingerprint, sp.GetRequiredService<WorkerOptions>().TokenBudget);
         });
         services.AddSingleton<IEngineHost>(sp => sp.GetRequiredService<EngineHost>());
         return services;

@@ -7,7 +7,8 @@ namespace Activations.Worker.Model;
 /// <summary>
 /// Grouped-query self-attention (HF LlamaAttention / Qwen2Attention / Qwen3Attention). q, k and v are one fused
 /// matmul, with biases when the config has them; Qwen3 normalises each head's queries and keys (q_norm, k_norm)
-/// before RoPE. Query head h reads key/value head h / (heads / kv_heads), as Hugging Face's repeat_kv does.
+/// before RoPE. Query head h reads key/value head h / (heads / kv_heads), as Hugging Face's repeat_kv does
+/// (<see cref="ScaledDotProductAttention"/>).
 /// </summary>
 public sealed class DecoderAttention : IDisposable
 {
@@ -51,6 +52,8 @@ public sealed class DecoderAttention : IDisposable
     /// <param name="onZ">gets z, the attention-weighted values [batch, seq, heads * head_dim] head-major (TransformerLens attn.hook_z)</param>
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, Action<Tensor>? onZ = null)
     {
+        // Its own scope: q, k, v and their rotations are freed here, before the MLP runs.
+        using var scope = torch.NewDisposeScope();
         var batch = x.shape[0];
         var length = x.shape[1];
         // 2-D matmuls: libtorch's CPU linear is about 10% faster on [rows, hidden] than on [batch, seq, hidden].
@@ -66,21 +69,12 @@ public sealed class DecoderAttention : IDisposable
         var q = RotaryEmbedding.Apply(queries.transpose(1, 2), cos, sin);
         var k = RotaryEmbedding.Apply(keys.transpose(1, 2), cos, sin);
         var v = qkv.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);
-        if (kvHeads != heads)
-        {
-            // libtorch's SDPA here takes no GQA flag: expand kv heads so head h uses kv head h / groups.
-            var groups = heads / kvHeads;
-            k = k.repeat_interleave(groups, 1);
-            v = v.repeat_interleave(groups, 1);
-        }
-        // Default scale 1/sqrt(head_dim); softmax accumulates in float32 in every SDPA kernel.
-        var attended = mask is null
-            ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
-            : F.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+        // Fused attention, scale 1/sqrt(head_dim): [batch, heads, seq, head_dim].
+        var attended = ScaledDotProductAttention.Compute(q, k, v, mask);
         // [batch, heads, seq, head_dim] -> [batch * seq, heads * head_dim], head-major: the layout o_proj reads.
         var z = attended.transpose(1, 2).reshape(batch * length, (long)heads * headDim);
         onZ?.Invoke(z.view(batch, length, -1));
-        return F.linear(z, outputWeight, outputBias).view(batch, length, -1);
+        return F.linear(z, outputWeight, outputBias).view(batch, length, -1).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

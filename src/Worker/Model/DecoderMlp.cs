@@ -28,10 +28,12 @@ public sealed class DecoderMlp : IDisposable
 
     public Tensor Forward(Tensor x)
     {
+        // Its own scope: [tokens, 2 × intermediate] is the largest activation; freed here, not at the layer's end.
+        using var scope = torch.NewDisposeScope();
         // 2-D matmuls, as in the attention.
         var gateUp = F.linear(x.reshape(-1, x.shape[^1]), gateUpWeight, gateUpBias);
         var activated = F.silu(gateUp.narrow(-1, 0, intermediate)).mul_(gateUp.narrow(-1, intermediate, intermediate));
-        return F.linear(activated, downWeight, downBias).view(x.shape);
+        return F.linear(activated, downWeight, downBias).view(x.shape).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -17,10 +17,12 @@ public sealed class RmsNorm : IDisposable
 
     public Tensor Forward(Tensor x)
     {
+        // Its own scope: the float32 temporaries are freed here, not at the layer's end.
+        using var scope = torch.NewDisposeScope();
         var x32 = x.to(ScalarType.Float32);
         // In place only on tensors made here: x32 may share x's storage when x is float32.
         var inverseRms = x32.square().mean([-1], keepdim: true).add_(eps).rsqrt_();
-        return (x32 * inverseRms).to(x.dtype).mul_(weight);
+        return (x32 * inverseRms).to(x.dtype).mul_(weight).MoveToOuterDisposeScope();
     }
 
     public void Dispose() => weight.Dispose();
