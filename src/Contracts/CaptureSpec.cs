@@ -15,8 +15,14 @@ public sealed record CaptureSpec
 
     public BosPolicy BosPolicy { get; init; } = BosPolicy.NoBos;
 
-    /// <summary>Longest model input accepted, in tokens; null: the model's context length.</summary>
+    /// <summary>Longest model input accepted, in tokens (never more than the model's context); null: the model's context length.</summary>
     public int? MaxTokens { get; init; }
+
+    /// <summary>
+    /// The `run` command's default token limit: what a worker can hold (activations of a 1.5B model for a batch
+    /// of such questions fit a 24 GB GPU), where the model's context (131,072 for Qwen2) would run it out of memory.
+    /// </summary>
+    public const int DefaultMaxTokens = 8192;
 
     /// <summary>The device kind the job computes on: <see cref="ComputeDevice.Auto"/> only before resolution.</summary>
     public ComputeDevice Device { get; init; } = ComputeDevice.Auto;

@@ -26,9 +26,11 @@ public static class GpuWorkerServices
         if (settings.HealthPort is { } port)
         {
             services.AddHealthEndpoint(port)
-                .AddCheck<ModelLoadedHealthCheck>(ModelLoadedHealthCheck.Name, tags: [HealthTags.Ready]);
+                .AddCheck<ModelLoadedHealthCheck>(ModelLoadedHealthCheck.Name, tags: [HealthTags.Ready])
+                .AddCheck<WorkProgressHealthCheck>(WorkProgressHealthCheck.Name, tags: [HealthTags.Live]);
         }
         services.AddSingleton(settings.Worker);
+        services.AddGracefulShutdown(settings.Worker);
         services.AddSingleton(settings.Model);
         services.AddSingleton(HubOptions.FromEnvironment());
         services.AddSingleton<ModelResolver>();

@@ -18,12 +18,13 @@ var batchSize = new Option<int>("--batch-size") { Description = "Most questions 
 var tokenBudget = new Option<int?>("--token-budget") { Description = $"Most padded tokens (questions × longest) per forward pass; questions run in micro-batches of similar lengths under it (default: {TokenBudgetBatcher.CpuDefaultTokenBudget} on the CPU, {TokenBudgetBatcher.CudaDefaultTokenBudget} on CUDA)" };
 var name = new Option<string?>("--name") { Description = "This worker's name in results and logs (default: host/pid)" };
 var healthPort = new Option<int?>("--health-port") { Description = $"Serve /health/live and /health/ready on this port (or {HealthEndpoint.PortEnvironmentVariable}); ready once the model is loaded and the broker connected" };
+var livenessTimeout = new Option<int>("--liveness-timeout") { Description = "Liveness (/health/live) fails when questions are in hand and no batch has progressed for this many seconds", DefaultValueFactory = _ => 600 };
 var rabbitmqCaFile = new Option<string?>("--rabbitmq-ca-file") { Description = $"With amqps://: trust only the CA certificates in this PEM file (or {RabbitMqEndpoint.CaFileEnvironmentVariable}); the chain and the host name are always verified" };
 var connectTimeout = new Option<string?>("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
 var statsFile = new Option<string?>("--stats-file") { Description = "Rewrite this file after every batch with the worker's counters (JSON: messages, questions, failed, forward_passes, and the seconds spent per span: capture batch, tokenize, forward, reply)" };
 var root = new RootCommand("Activations GPU worker: holds one model on one device and answers capture questions from RabbitMQ.")
 {
-    rabbitmq, rabbitmqCaFile, connectTimeout, model, revision, device, dtype, batchSize, tokenBudget, name, healthPort, statsFile,
+    rabbitmq, rabbitmqCaFile, connectTimeout, model, revision, device, dtype, batchSize, tokenBudget, name, healthPort, statsFile, livenessTimeout,
 };
 root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
 {
@@ -33,6 +34,10 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     if (parse.GetValue(batchSize) < 1)
     {
         throw new InvalidInputException("--batch-size", "must be at least 1");
+    }
+    if (parse.GetValue(livenessTimeout) < 1)
+    {
+        throw new InvalidInputException("--liveness-timeout", "must be at least 1 second");
     }
     if (parse.GetValue(tokenBudget) is < 1)
     {
@@ -47,7 +52,7 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         DeviceRequest.Parse(parse.GetValue(device)!),
         OptionNames.ParseDtype(parse.GetValue(dtype)!),
         parse.GetValue(healthPort) ?? HealthEndpointExtensions.PortFromEnvironment(),
-        new WorkerOptions { BatchSize = parse.GetValue(batchSize), TokenBudget = parse.GetValue(tokenBudget), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), Spans = spans });
+        new WorkerOptions { BatchSize = parse.GetValue(batchSize), TokenBudget = parse.GetValue(tokenBudget), Name = parse.GetValue(name) ?? new WorkerOptions().Name, StatsFile = parse.GetValue(statsFile), Spans = spans, StuckAfter = TimeSpan.FromSeconds(parse.GetValue(livenessTimeout)) });
 
     using var telemetry = ActivationsTelemetry.Start("activations-worker");
     var builder = Host.CreateApplicationBuilder();
@@ -67,4 +72,6 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     await host.WaitForShutdownAsync(cancellation);
     return 0;
 }));
-return await root.Parse(args).InvokeAsync();
+// SIGTERM is the host's to handle (it stops taking messages and finishes the batches in hand within
+// WorkerOptions.ShutdownTimeout); System.CommandLine would otherwise end the process 2 s after it.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

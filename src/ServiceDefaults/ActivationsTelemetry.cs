@@ -39,6 +39,8 @@ public static class ActivationsTelemetry
 
     public static readonly Counter<long> ResultsRecorded = Meter.CreateCounter<long>("activations.results.recorded", "{question}", "Results recorded by the coordinator");
 
+    public static readonly Counter<long> ResultsRejected = Meter.CreateCounter<long>("activations.results.rejected", "{question}", "Results the coordinator refused to store (wrong width, non-finite values, unknown dtype, another job's question…)");
+
     /// <summary>Starts tracing and metrics for this process when an OTLP endpoint is configured; dispose at exit to flush.</summary>
     public static IDisposable Start(string serviceName)
     {

@@ -109,6 +109,18 @@ public sealed record RabbitMqEndpoint(string Host, int Port, string VirtualHost,
         });
     }
 
+    /// <summary>A RabbitMQ client connection factory for the same broker (for what MassTransit does not expose: queue depth and consumers).</summary>
+    public RabbitMQ.Client.ConnectionFactory CreateConnectionFactory() => new()
+    {
+        HostName = Host,
+        Port = Port,
+        VirtualHost = VirtualHost,
+        UserName = Username,
+        Password = Password,
+        Ssl = { Enabled = UseTls, ServerName = Host },
+        ClientProvidedName = "activations-monitor",
+    };
+
     /// <summary>
     /// Opens (and closes) one connection, retrying until <see cref="ConnectTimeout"/>, so a host fails early with one
     /// clear line instead of waiting for the broker forever: a refused certificate or refused credentials stop at once.

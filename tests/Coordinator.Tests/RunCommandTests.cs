@@ -45,18 +45,32 @@ public class RunCommandTests
         Assert.Contains("completed  45/45 captured, 0 failed", status.Output);
     }
 
-    [Fact]
-    public async Task Too_few_samples_is_a_contract_violation_and_writes_nothing()
+    [Theory]
+    [InlineData("few-unfaithful")]
+    [InlineData("header-only")]
+    public async Task A_selection_that_cannot_meet_the_contract_is_refused_before_the_store_and_leaves_the_folder_untouched(string selection)
     {
         using var temp = new TempFolder();
-        var output = Path.Combine(temp.Path, "activations");
-        var (exitCode, _, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, Run(output, "--max-unfaithful", "5"));
-        Assert.Equal(3, exitCode);
-        Assert.StartsWith("error: Phase 3 Contract Violation: ", stderr);
-        Assert.Contains("unfaithful", stderr);
-        Assert.DoesNotContain("   at ", stderr);
-        Assert.Empty(Directory.GetFiles(output, "*.pt"));
-        Assert.False(File.Exists(Path.Combine(output, ManifestFile.FileName)));
+        // An output folder with a file of the user's in it: it must stay exactly as it was.
+        var output = Directory.CreateDirectory(Path.Combine(temp.Path, "activations")).FullName;
+        File.WriteAllText(Path.Combine(output, "notes.txt"), "mine");
+        var before = Directory.GetFileSystemEntries(output, "*", SearchOption.AllDirectories).Order().ToArray();
+        var stamp = Directory.GetLastWriteTimeUtc(output);
+        string[] arguments = selection == "header-only"
+            ? ["run", "--scores", temp.File("scores.csv", "pair_id,is_faithful\n"), "--responses", Samples.ResponsesJsonl, "--model", TinyModel, "--out", output]
+            : Run(output, "--max-unfaithful", "5");
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, arguments);
+        Assert.True(exitCode == 3, stdout + stderr);
+        var error = Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Equal(selection == "header-only"
+            ? "error: Phase 3 Contract Violation: too few faithful samples: the selection has 0 faithful pairs, at least 10 are required"
+            : "error: Phase 3 Contract Violation: too few unfaithful samples: the selection has 5 unfaithful pairs, at least 10 are required", error);
+        // Refused before the model was loaded, the store created or any question computed.
+        Assert.DoesNotContain("Loaded", stdout);
+        Assert.DoesNotContain("Progress", stdout);
+        Assert.Equal(before, Directory.GetFileSystemEntries(output, "*", SearchOption.AllDirectories).Order().ToArray());
+        Assert.Equal(stamp, Directory.GetLastWriteTimeUtc(output));
+        Assert.False(File.Exists(Path.Combine(output, "activations.db")));
     }
 
     [Fact]

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Hosting;
 /// <summary>
 /// The .NET startup hook (DOTNET_STARTUP_HOOKS=…/Activations.TestHooks.dll): runs before the program's Main and
 /// watches for the host being built (the "HostBuilding" event every Microsoft.Extensions.Hosting builder writes),
-/// then lets <see cref="PoisonedEngineHost"/> decorate the engine through DI. The program's own code is unchanged.
+/// then lets <see cref="PoisonedEngineHost"/> or <see cref="DyingEngineHost"/> decorate the engine through DI. The program's own code is unchanged.
 /// </summary>
 internal static class StartupHook
 {
@@ -15,6 +15,10 @@ internal static class StartupHook
         if (Environment.GetEnvironmentVariable(PoisonedEngineHost.TextVariable) is { Length: > 0 } poison)
         {
             DiagnosticListener.AllListeners.Subscribe(new HostBuildingObserver(services => PoisonedEngineHost.Decorate(services, poison)));
+        }
+        if (Environment.GetEnvironmentVariable(DyingEngineHost.TextVariable) is { Length: > 0 } dieOn)
+        {
+            DiagnosticListener.AllListeners.Subscribe(new HostBuildingObserver(services => DyingEngineHost.Decorate(services, dieOn)));
         }
     }
 }

@@ -7,6 +7,12 @@ public static class QueueNames
     /// </summary>
     public static string CaptureQuestions(string modelFingerprint) => $"capture-question-{modelFingerprint}";
 
+    /// <summary>
+    /// Where a worker moves questions that a lost worker held (the broker counted a delivery that was never
+    /// acknowledged): each runs alone there, so a question that kills the process takes no other with it.
+    /// </summary>
+    public static string IsolatedQuestions(string modelFingerprint) => $"capture-question-{modelFingerprint}-isolated";
+
     /// <summary>The coordinators' queue of results.</summary>
     public const string Results = "question-results";
 }

@@ -50,6 +50,24 @@ public static class ActivationContract
         }
     }
 
+    /// <summary>
+    /// The row counts a selection will give every layer, checked before the store is created or any forward pass
+    /// runs: a selection that cannot meet the contract is refused while the output folder is still untouched.
+    /// </summary>
+    public static void ValidateSelection(int faithful, int unfaithful)
+    {
+        if (faithful < MinRowsPerClass)
+        {
+            throw ContractViolationException.ForSelection(ContractCheck.MinFaithfulRows,
+                $"the selection has {faithful} faithful pairs, at least {MinRowsPerClass} are required");
+        }
+        if (unfaithful < MinRowsPerClass)
+        {
+            throw ContractViolationException.ForSelection(ContractCheck.MinUnfaithfulRows,
+                $"the selection has {unfaithful} unfaithful pairs, at least {MinRowsPerClass} are required");
+        }
+    }
+
     /// <summary>The membership check: <paramref name="hook"/> (one the results hold) must be one the job asked for.</summary>
     public static RequestedHook CheckRequested(HookPoint hook, IReadOnlyCollection<RequestedHook> requested)
         => requested.FirstOrDefault(r => r.Hook == hook)

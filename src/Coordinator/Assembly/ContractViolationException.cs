@@ -18,16 +18,32 @@ public enum ContractCheck
     ExpectedWidth,
 }
 
-/// <summary>A hook's tensors break the activation contract; raised before anything is written.</summary>
-public sealed class ContractViolationException(ContractCheck check, HookPoint hook, string detail)
-    : Exception($"{MessagePrefix}{CheckName(check)}: {Where(hook)}: {detail}")
+/// <summary>A hook's tensors (or the selection, before any work) break the activation contract; raised before anything is written.</summary>
+public sealed class ContractViolationException : Exception
 {
     /// <summary>The seed's wording, kept so logs and scripts that grep for it still match.</summary>
     public const string MessagePrefix = "Phase 3 Contract Violation: ";
 
-    public ContractCheck Check { get; } = check;
+    public ContractViolationException(ContractCheck check, HookPoint hook, string detail)
+        : base($"{MessagePrefix}{CheckName(check)}: {Where(hook)}: {detail}")
+    {
+        Check = check;
+        Hook = hook;
+    }
 
-    public HookPoint Hook { get; } = hook;
+    ContractViolationException(ContractCheck check, string detail)
+        : base($"{MessagePrefix}{CheckName(check)}: {detail}")
+    {
+        Check = check;
+    }
+
+    /// <summary>The selection alone already breaks the contract: refused before the store or any forward pass.</summary>
+    public static ContractViolationException ForSelection(ContractCheck check, string detail) => new(check, detail);
+
+    public ContractCheck Check { get; }
+
+    /// <summary>The hook whose tensors broke the contract; null when the selection did, before any tensor existed.</summary>
+    public HookPoint? Hook { get; }
 
     /// <summary>blocks.L.hook_resid_post is named as the seed names it ("layer L"); every other hook by its name.</summary>
     static string Where(HookPoint hook) => hook.Kind == HookKind.ResidPost ? $"layer {hook.Layer}" : hook.Name;

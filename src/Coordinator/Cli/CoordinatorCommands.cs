@@ -18,6 +18,9 @@ public static class CoordinatorCommands
     /// <summary>Exit code for a contract violation (nothing written).</summary>
     public const int ContractViolationExitCode = 3;
 
+    /// <summary>Exit code for a job that received no result for --stall-timeout seconds.</summary>
+    public const int StalledExitCode = 4;
+
     public static RootCommand Build(Action<ILoggingBuilder>? configureLogging = null)
     {
         configureLogging ??= l => ConsoleHost.ConfigureLogging(l);
@@ -107,13 +110,19 @@ public static class CoordinatorCommands
             Console.Error.WriteLine($"error: {e.Message}");
             return JobFailedExitCode;
         }
+        catch (JobStalledException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return StalledExitCode;
+        }
     }
 
     static Command StatusCommand(Action<ILoggingBuilder> configureLogging)
     {
         var output = new Option<string?>("--out") { Description = "The output folder of an embedded run (its activations.db)" };
         var postgres = new Option<string?>("--postgres") { Description = $"PostgreSQL connection string (or {ConnectionStrings.PostgresEnvironmentVariable})" };
-        var command = new Command("status", "Show jobs and their progress from the store.") { output, postgres };
+        var rabbitmq = new Option<string?>("--rabbitmq") { Description = $"RabbitMQ address (or {RabbitMqEndpoint.EnvironmentVariable}): also show each job's question queue, its waiting questions and consumers" };
+        var command = new Command("status", "Show jobs and their progress from the store.") { output, postgres, rabbitmq };
         command.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
         {
             var pg = parse.GetValue(postgres) ?? Environment.GetEnvironmentVariable(ConnectionStrings.PostgresEnvironmentVariable);
@@ -137,6 +146,8 @@ public static class CoordinatorCommands
             using var host = CoordinatorHost.BuildForStatus(connection, configureLogging);
             var store = host.Services.GetRequiredService<JobStore>();
             var jobs = await store.JobsAsync(cancellation);
+            var brokerAddress = parse.GetValue(rabbitmq) ?? Environment.GetEnvironmentVariable(RabbitMqEndpoint.EnvironmentVariable);
+            await using var queues = string.IsNullOrWhiteSpace(brokerAddress) ? null : new Messaging.QuestionQueueWatch(RabbitMqEndpoint.Parse(brokerAddress), host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Activations.Coordinator"));
             if (jobs.Count == 0)
             {
                 Console.Out.WriteLine("No jobs.");
@@ -145,6 +156,14 @@ public static class CoordinatorCommands
             {
                 var progress = await store.ProgressAsync(job.Id, cancellation);
                 Console.Out.WriteLine($"{job.Id}  {job.Status,-9}  {progress.Captured}/{progress.Total} captured, {progress.Failed} failed  created {job.CreatedAt:u}  {job.OutputDirectory}{(job.FailureReason is null ? "" : $"  ({job.FailureReason})")}");
+                if (queues is not null)
+                {
+                    var queue = Contracts.Messages.QueueNames.CaptureQuestions(job.ModelFingerprint);
+                    var state = await queues.StateAsync(queue, cancellation);
+                    Console.Out.WriteLine(state is null
+                        ? $"    queue {queue}: not found (or the broker cannot be reached)"
+                        : $"    queue {queue}: {state.Waiting} waiting, {state.Consumers} consumer(s)");
+                }
             }
             return 0;
         }));

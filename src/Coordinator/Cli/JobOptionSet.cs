@@ -20,7 +20,7 @@ sealed class JobOptionSet(string outDescription)
     readonly Option<string> device = new("--device") { Description = "auto (CUDA when present, else the CPU), cpu, cuda, cuda:N, or a list (cuda:0,cuda:1) to split the local worker's model over several GPUs", DefaultValueFactory = _ => "auto" };
     readonly Option<string> dtype = new("--dtype") { Description = "auto (fp16 on CUDA, float32 on the CPU), float32, float16 or bfloat16; fp16 on the CPU computes in float32", DefaultValueFactory = _ => "auto" };
     readonly Option<int?> batchSize = new("--batch-size") { Description = "Most questions per forward pass (default: the worker's choice, 32)" };
-    readonly Option<int?> maxTokens = new("--max-tokens") { Description = "Refuse questions longer than this many tokens (default: the model's context length)" };
+    readonly Option<int?> maxTokens = new("--max-tokens") { Description = $"Refuse questions longer than this many tokens (default {CaptureSpec.DefaultMaxTokens}, what a worker can hold; never more than the model's context)", DefaultValueFactory = _ => CaptureSpec.DefaultMaxTokens };
     readonly Option<string?> promptTemplate = new("--prompt-template") { Description = "Wrap each text before tokenising; must contain {text} once, e.g. \"<｜User｜>{text}<｜Assistant｜>\" for the R1 chat format (recorded in the manifest, part of the job key)" };
     readonly Option<string> onFailure = new("--on-failure") { Description = "What a question that cannot be captured does: fail (no files, the questions named) or drop (left out)", DefaultValueFactory = _ => "fail" };
     readonly Option<string?> rabbitmq = new("--rabbitmq") { Description = $"Distributed: RabbitMQ address amqp://user:password@host:port/vhost (or {RabbitMqEndpoint.EnvironmentVariable}); questions go to separate worker processes" };
@@ -28,10 +28,12 @@ sealed class JobOptionSet(string outDescription)
     readonly Option<string?> connectTimeout = new("--connect-timeout") { Description = $"Seconds to wait for the broker before exiting with an error (or {RabbitMqEndpoint.ConnectTimeoutEnvironmentVariable}; default 60)" };
     readonly Option<string?> postgres = new("--postgres") { Description = $"Distributed: PostgreSQL connection string \"Host=…;Username=…;Password=…;Database=…\" (or {ConnectionStrings.PostgresEnvironmentVariable}); default: SQLite in --out" };
     readonly Option<bool> localWorker = new("--local-worker") { Description = "With --rabbitmq: also run a worker in this process" };
+    readonly Option<int?> stallTimeout = new("--stall-timeout") { Description = "Fail the job (exit 4) when no result has arrived for this many seconds (default: wait as long as it takes)" };
+    readonly Option<bool> keepFailures = new("--keep-failures") { Description = "On a rerun, keep the failures recorded before instead of computing those questions again" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { model, output, revision, layers, hooks, format, pooling, prependBos, noPrependBos, device, dtype, batchSize, maxTokens, promptTemplate, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker })
+        foreach (var option in new Option[] { model, output, revision, layers, hooks, format, pooling, prependBos, noPrependBos, device, dtype, batchSize, maxTokens, promptTemplate, onFailure, rabbitmq, rabbitmqCaFile, connectTimeout, postgres, localWorker, stallTimeout, keepFailures })
         {
             command.Options.Add(option);
         }
@@ -60,5 +62,7 @@ sealed class JobOptionSet(string outDescription)
         ConnectTimeout = parse.GetValue(connectTimeout),
         Postgres = parse.GetValue(postgres),
         LocalWorker = parse.GetValue(localWorker),
+        StallTimeout = parse.GetValue(stallTimeout),
+        KeepFailures = parse.GetValue(keepFailures),
     };
 }

@@ -58,6 +58,7 @@ public static class CoordinatorHost
         });
         // Built on first use: the local worker's queue is named by the model's fingerprint, which the job resolves first.
         services.AddSingleton<Func<IBusControl>>(sp => () => sp.GetRequiredService<IBusControl>());
+        services.AddSingleton<RejectedResults>();
         services.AddSingleton<JobRunner>();
         services.AddSingleton<PromptCaptureRunner>();
         return builder.Build();

@@ -45,6 +45,8 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             var responses = new ResponsesJsonlReader().Read(run.Responses);
             selection = PairSelection.Select(scores, responses, run.Limits, logger);
         }
+        // A selection that cannot meet the contract is refused now: no store, no forward pass, the folder untouched.
+        ActivationContract.ValidateSelection(selection.Faithful.Count, selection.Unfaithful.Count);
         var captured = await CaptureAsync(run, QuestionsOf(selection, run.Template), inputs: null, jobSpan, cancellation);
         var files = await AssembleAsync(new AssemblyContext(run, captured.Spec, captured.ModelFolder, captured.Fingerprint, selection, started), store, captured.Job, captured.Failures, cancellation);
         return await CompleteAsync(captured, files, cancellation);
@@ -104,13 +106,32 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         }).ToList();
         (job, var resumed) = await store.FindOrCreateJobAsync(job, hookWidths, questions, cancellation);
         storing?.Dispose();
+        if (resumed && !run.KeepFailures)
+        {
+            // The cause of a failure (a worker bug, a bad node) may be gone: a rerun asks those questions again.
+            var cleared = await store.ClearFailuresAsync(job.Id, cancellation);
+            if (cleared > 0)
+            {
+                logger.LogInformation("Computing again {Count} question(s) that failed in a previous run (--keep-failures keeps them failed)", cleared);
+            }
+        }
         jobSpan?.SetTag("activations.job_id", job.Id);
         jobSpan?.SetTag("activations.questions", job.QuestionCount);
         logger.LogInformation("{Action} job {JobId}: {Count} questions, model {Model} ({Fingerprint}), hooks {Hooks}, pooling {Pooling}, {Bos}, {Dtype} on {Device}",
             resumed ? "Resuming" : "Created", job.Id, job.QuestionCount, folder.Path, fingerprint, string.Join(",", spec.Hooks), OptionNames.Of(spec.Pooling),
             OptionNames.Of(spec.BosPolicy), OptionNames.Of(spec.Dtype), OptionNames.Of(spec.Device));
 
-        var (published, captureTime) = await CaptureMissingAsync(run, spec, store, job, resumed, folder, fingerprint, cancellation);
+        int published;
+        TimeSpan captureTime;
+        try
+        {
+            (published, captureTime) = await CaptureMissingAsync(run, spec, store, job, resumed, folder, fingerprint, cancellation);
+        }
+        catch (JobStalledException e)
+        {
+            await store.SetStatusAsync(job.Id, JobStatus.Failed, e.Message, CancellationToken.None);
+            throw;
+        }
 
         var failures = await store.FailuresAsync(job.Id, cancellation);
         if (failures.Count > 0 && run.OnFailure == FailurePolicy.Fail)
@@ -163,7 +184,21 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             {
                 logger.LogInformation("{Finished} of {Total} questions already have a result; publishing the other {Missing}", progress.Finished, progress.Total, missing.Count);
             }
-            var endpoint = await control.GetSendEndpoint(new Uri($"queue:{QueueNames.CaptureQuestions(fingerprint)}"));
+            var queue = QueueNames.CaptureQuestions(fingerprint);
+            await using var queueWatch = run.Broker is { } broker ? new QuestionQueueWatch(broker, logger) : null;
+            Uri address;
+            if (queueWatch is not null)
+            {
+                // Declared here with the workers' arguments, so the questions wait for workers that start later;
+                // sent to its exchange, so MassTransit does not declare the queue again with its own defaults.
+                await queueWatch.DeclareAsync(queue, cancellation);
+                address = new Uri($"exchange:{queue}");
+            }
+            else
+            {
+                address = new Uri($"queue:{queue}");
+            }
+            var endpoint = await control.GetSendEndpoint(address);
             var publishing = Stopwatch.StartNew();
             var publishSpan = ActivationsTelemetry.Source.StartActivity("publish");
             var window = new PublishWindow(store, job.Id, progress.Finished);
@@ -192,10 +227,17 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             // every ProgressReadInterval for the log, is the database read (and it decides).
             var confirmAt = store.RecordedHere + (progress.Total - progress.Finished);
             var lastRead = Stopwatch.StartNew();
+            var waitClock = Stopwatch.StartNew();
+            var stall = new StallWatch(run.StallTimeout, waitClock.Elapsed);
+            var nextQueueCheck = TimeSpan.Zero;
+            QueueState? state = null;
             while (!progress.IsComplete)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
-                if (store.RecordedHere < confirmAt && lastRead.Elapsed < ProgressReadInterval)
+                // The database is read when every result may be in, every ProgressReadInterval, and when the queue
+                // check or the stall timeout is due (so a stall is decided on a fresh count, on time).
+                var due = queueWatch is not null && waitClock.Elapsed >= nextQueueCheck || stall.IsStalled(waitClock.Elapsed, progress.Finished);
+                if (store.RecordedHere < confirmAt && lastRead.Elapsed < ProgressReadInterval && !due)
                 {
                     continue;
                 }
@@ -203,6 +245,23 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
                 progress = await store.ProgressAsync(job.Id, cancellation);
                 lastRead.Restart();
                 reporter.Report(progress);
+                var now = waitClock.Elapsed;
+                if (queueWatch is not null && now >= nextQueueCheck)
+                {
+                    nextQueueCheck = now + QueueCheckInterval;
+                    state = await queueWatch.StateAsync(queue, cancellation);
+                    if (stall.WarnNoConsumer(now, state?.Consumers))
+                    {
+                        logger.LogWarning("No worker has consumed {Queue} for {Seconds:F0} s: {Waiting} questions wait there. {Advice}",
+                            queue, StallWatch.NoConsumerWarning.TotalSeconds, state!.Waiting, WhatToCheck(run, folder, fingerprint));
+                    }
+                }
+                if (stall.IsStalled(now, progress.Finished))
+                {
+                    var seen = state is null ? "its state is unknown" : $"it has {state.Consumers} consumer(s) and {state.Waiting} question(s) waiting";
+                    throw new JobStalledException($"no result arrived for {stall.SinceProgress(now).TotalSeconds:F0} s (--stall-timeout); {progress.Finished} of {progress.Total} questions are done. "
+                        + $"The questions are in {queue}: {seen}. {WhatToCheck(run, folder, fingerprint)} Run the same command again to resume.");
+                }
                 confirmAt = recorded + (progress.Total - progress.Finished);
             }
             reporter.Report(progress, force: true);
@@ -236,6 +295,14 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             }
         }
     }
+
+    static readonly TimeSpan QueueCheckInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>What an operator checks when no worker answers: the same model and revision, the same broker, a loaded model.</summary>
+    static string WhatToCheck(ValidatedJob run, ModelFolder folder, string fingerprint) =>
+        $"This job runs model {run.Model.Model} at revision {run.Model.Revision ?? "(default branch)"} ({folder.Path}), fingerprint {fingerprint}. "
+        + "Check that workers run with the same --model and --revision (another revision is another model, with another queue), "
+        + $"that they reach this broker ({run.Broker}), and that they are ready (their /health/ready; their log names the queue they consume).";
 
     static readonly TimeSpan ProgressReadInterval = TimeSpan.FromSeconds(2);
 
@@ -398,6 +465,9 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         return string.Join("; ", failures.Select(f => $"pair {pairs[f.QuestionIndex]}: {f.Reason}"));
     }
 }
+
+/// <summary>No result arrived for --stall-timeout: the job stops (exit 4), resumable by running it again.</summary>
+public sealed class JobStalledException(string message) : Exception(message);
 
 /// <summary>A job whose questions all have a result or a failure (under --on-failure drop), ready to assemble.</summary>
 internal sealed record CapturedJob(JobRecord Job, bool Resumed, CaptureSpec Spec, string ModelFolder, string Fingerprint, int HiddenSize, int Published, TimeSpan CaptureTime, IReadOnlyList<QuestionFailureRecord> Failures);

@@ -34,7 +34,7 @@ public record JobOptions
     public string Device { get; init; } = "auto";
     public string Dtype { get; init; } = "auto";
     public int? BatchSize { get; init; }
-    public int? MaxTokens { get; init; }
+    public int? MaxTokens { get; init; } = CaptureSpec.DefaultMaxTokens;
     /// <summary>--prompt-template as typed; null: each text as it is.</summary>
     public string? PromptTemplate { get; init; }
     public string? RabbitMq { get; init; }
@@ -43,6 +43,10 @@ public record JobOptions
     public string? Postgres { get; init; }
     public bool LocalWorker { get; init; }
     public string OnFailure { get; init; } = "fail";
+    /// <summary>Seconds without a result after which the job fails (exit 4); null: wait as long as it takes.</summary>
+    public int? StallTimeout { get; init; }
+    /// <summary>Keep the failures a previous run recorded instead of computing those questions again.</summary>
+    public bool KeepFailures { get; init; }
 
     /// <summary>The options with the broker address and the connection string masked (sealed: every command's options print the same way).</summary>
     public sealed override string ToString() => Redacted.Describe(this);
@@ -95,7 +99,9 @@ public record ValidatedJob(
     string? Postgres,
     bool LocalWorker,
     FailurePolicy OnFailure,
-    DeviceRequest? Devices = null)
+    DeviceRequest? Devices = null,
+    TimeSpan? StallTimeout = null,
+    bool KeepFailures = false)
 {
     /// <summary>The local worker's devices: --device's list when one was given, else the resolved kind.</summary>
     public DeviceRequest LocalDevices(ComputeDevice resolved) => Devices is { Entries.Count: > 0 } list ? list : DeviceRequest.Of(resolved);
@@ -127,6 +133,10 @@ public record ValidatedJob(
         {
             throw new InvalidInputException("--batch-size", "must be at least 1");
         }
+        if (options.StallTimeout is < 1)
+        {
+            throw new InvalidInputException("--stall-timeout", $"must be at least 1 second (got {options.StallTimeout})");
+        }
         var onFailure = options.OnFailure.Trim().ToLowerInvariant() switch
         {
             "fail" => FailurePolicy.Fail,
@@ -154,7 +164,9 @@ public record ValidatedJob(
             string.IsNullOrWhiteSpace(postgres) ? null : postgres,
             options.LocalWorker,
             onFailure,
-            devices)
+            devices,
+            options.StallTimeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+            options.KeepFailures)
         {
             Template = template,
             ConnectTimeout = RabbitMqEndpoint.ParseConnectTimeout(options.ConnectTimeout),

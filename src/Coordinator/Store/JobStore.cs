@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Activations.Contracts.Messages;
+using Activations.Coordinator.Messaging;
 using Activations.ServiceDefaults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -8,6 +9,12 @@ using Polly;
 using Polly.Retry;
 
 namespace Activations.Coordinator.Store;
+
+/// <summary>A result refused by <see cref="ResultValidator"/> for a running job: its question is still missing.</summary>
+public sealed record RejectedResult(Guid JobId, int QuestionIndex, string Worker, string Reason);
+
+/// <summary>What one call recording results did.</summary>
+public sealed record RecordedResults(int Inserted, IReadOnlyList<RejectedResult> Rejected);
 
 /// <summary>What a job's store knows of its progress.</summary>
 public sealed record JobProgress(int Total, int Captured, int Failed)
@@ -173,21 +180,50 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
     /// </summary>
     /// <returns>the number of rows inserted</returns>
     public async Task<int> RecordResultsAsync(IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken cancellation)
+        => (await RecordCheckedResultsAsync(results, cancellation)).Inserted;
+
+    /// <summary>
+    /// Records results in batches, each checked against its job first (<see cref="ResultValidator"/>): a bad one is
+    /// rejected alone, logged once with its worker and counted, and the good ones of the same batch are stored.
+    /// Results for jobs that do not exist or no longer run are ignored (late duplicates are normal).
+    /// </summary>
+    public async Task<RecordedResults> RecordCheckedResultsAsync(IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken cancellation)
     {
         using var span = ActivationsTelemetry.Source.StartActivity("record results");
         span?.SetTag("activations.results", results.Count);
-        var inserted = await retry.ExecuteAsync(ct => new ValueTask<int>(InsertResultsAsync(results, ct)), cancellation);
-        span?.SetTag("activations.inserted", inserted);
-        ActivationsTelemetry.ResultsRecorded.Add(inserted);
-        Interlocked.Add(ref recordedHere, inserted);
-        return inserted;
+        var recorded = await retry.ExecuteAsync(ct => new ValueTask<RecordedResults>(InsertResultsAsync(results, ct)), cancellation);
+        span?.SetTag("activations.inserted", recorded.Inserted);
+        ActivationsTelemetry.ResultsRecorded.Add(recorded.Inserted);
+        Interlocked.Add(ref recordedHere, recorded.Inserted);
+        foreach (var rejected in recorded.Rejected)
+        {
+            logger.LogWarning("Rejected the result for question {Index} of job {JobId} from worker {Worker}: {Reason}; the question stays missing",
+                rejected.QuestionIndex, rejected.JobId, rejected.Worker, rejected.Reason);
+        }
+        ActivationsTelemetry.ResultsRejected.Add(recorded.Rejected.Count);
+        return recorded;
     }
 
-    async Task<int> InsertResultsAsync(IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken ct)
+    async Task<RecordedResults> InsertResultsAsync(IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken ct)
     {
         await using var db = connection.CreateContext();
-        var accepted = await AcceptedAsync(db, results.Select(r => (r.JobId, r.QuestionIndex, (string?)r.ModelFingerprint)), ct);
-        var rows = results.Where(r => accepted.Contains((r.JobId, r.QuestionIndex))).DistinctBy(r => (r.JobId, r.QuestionIndex)).ToList();
+        var expectations = await ExpectationsAsync(db, results, ct);
+        var rows = new List<QuestionActivationsCaptured>(results.Count);
+        var rejected = new List<RejectedResult>();
+        foreach (var result in results)
+        {
+            var job = expectations.GetValueOrDefault(result.JobId);
+            if (ResultValidator.Problem(result, job) is not { } problem)
+            {
+                rows.Add(result);
+            }
+            else if (job is null || job.Status == JobStatus.Running)
+            {
+                // (A result for a job that exists but no longer runs is a late duplicate: ignored, not rejected.)
+                rejected.Add(new RejectedResult(result.JobId, result.QuestionIndex, Printable(result.Worker), problem));
+            }
+        }
+        rows = rows.DistinctBy(r => (r.JobId, r.QuestionIndex)).ToList();
         var now = DateTime.UtcNow;
         // A result and its vectors commit together; the vectors stored are those of the copy whose row went in.
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -201,10 +237,58 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         await transaction.CommitAsync(ct);
         if (inserted.Count < results.Count)
         {
-            logger.LogDebug("Recorded {Inserted} of {Received} results; the rest were duplicates, late, or not this job's", inserted.Count, results.Count);
+            logger.LogDebug("Recorded {Inserted} of {Received} results; the rest were duplicates, late, not this job's, or rejected", inserted.Count, results.Count);
         }
-        return inserted.Count;
+        return new RecordedResults(inserted.Count, rejected);
     }
+
+    /// <summary>A worker name from a message, safe to log: at most 64 characters, control characters escaped.</summary>
+    static string Printable(string? text) => text is null ? "(none)"
+        : string.Concat((text.Length > 64 ? text[..64] + "…" : text).Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
+
+    /// <summary>What each job of <paramref name="results"/> expects: status, model, question count, hook widths, pair ids.</summary>
+    static async Task<Dictionary<Guid, ResultExpectation>> ExpectationsAsync(ActivationsDbContext db, IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken ct)
+    {
+        var jobIds = results.Select(r => r.JobId).Distinct().ToList();
+        var jobs = await db.Jobs.AsNoTracking().Where(j => jobIds.Contains(j.Id))
+            .Select(j => new { j.Id, j.Status, j.ModelFingerprint, j.QuestionCount }).ToListAsync(ct);
+        var running = jobs.Where(j => j.Status == JobStatus.Running).Select(j => j.Id).ToList();
+        var hooks = await db.JobHooks.AsNoTracking().Where(h => running.Contains(h.JobId)).ToListAsync(ct);
+        var indices = results.Where(r => running.Contains(r.JobId)).Select(r => r.QuestionIndex).Distinct().ToList();
+        var pairs = await db.Questions.AsNoTracking().Where(q => running.Contains(q.JobId) && indices.Contains(q.QuestionIndex))
+            .Select(q => new { q.JobId, q.QuestionIndex, q.PairId }).ToListAsync(ct);
+        return jobs.ToDictionary(j => j.Id, j => new ResultExpectation(j.Id, j.Status, j.ModelFingerprint, j.QuestionCount,
+            hooks.Where(h => h.JobId == j.Id).ToDictionary(h => h.Hook, h => h.Width),
+            pairs.Where(p => p.JobId == j.Id).ToDictionary(p => p.QuestionIndex, p => p.PairId)));
+    }
+
+    /// <summary>A question to ask again, with what its message needs: the job's model and capture spec.</summary>
+    public sealed record QuestionToAsk(QuestionRecord Question, string Fingerprint, Contracts.CaptureSpec Spec);
+
+    /// <summary>The questions of running jobs among <paramref name="keys"/>, with their job's model and spec.</summary>
+    public Task<Dictionary<(Guid, int), QuestionToAsk>> QuestionsToAskAgainAsync(IReadOnlyList<(Guid JobId, int QuestionIndex)> keys, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        if (keys.Count == 0)
+        {
+            return new Dictionary<(Guid, int), QuestionToAsk>();
+        }
+        await using var db = connection.CreateContext();
+        var jobIds = keys.Select(k => k.JobId).Distinct().ToList();
+        var jobs = await db.Jobs.AsNoTracking().Where(j => jobIds.Contains(j.Id) && j.Status == JobStatus.Running).ToDictionaryAsync(j => j.Id, ct);
+        var indices = keys.Select(k => k.QuestionIndex).Distinct().ToList();
+        var questions = await db.Questions.AsNoTracking().Where(q => jobIds.Contains(q.JobId) && indices.Contains(q.QuestionIndex)).ToListAsync(ct);
+        var wanted = keys.ToHashSet();
+        return questions.Where(q => wanted.Contains((q.JobId, q.QuestionIndex)) && jobs.ContainsKey(q.JobId))
+            .ToDictionary(q => (q.JobId, q.QuestionIndex), q => new QuestionToAsk(q, jobs[q.JobId].ModelFingerprint,
+                System.Text.Json.JsonSerializer.Deserialize<Contracts.CaptureSpec>(jobs[q.JobId].SettingsJson)!));
+    }, cancellation).AsTask();
+
+    /// <summary>Deletes the job's recorded failures, so a rerun asks those questions again; the number deleted.</summary>
+    public Task<int> ClearFailuresAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        return await db.Failures.Where(f => f.JobId == jobId).ExecuteDeleteAsync(ct);
+    }, cancellation).AsTask();
 
     /// <summary>Records questions that cannot be captured; the first reason recorded stays.</summary>
     public async Task<int> RecordFailuresAsync(IReadOnlyList<QuestionCaptureFailed> failures, CancellationToken cancellation)

@@ -8,51 +8,156 @@ namespace Activations.Worker.Messaging;
 
 /// <summary>
 /// Fills a GPU batch from the model's question queue, runs it, and publishes one reply holding every question's result.
-/// Answers only for the model it holds: a question for another model is refused, never answered.
+/// Answers only for the model it holds: every message is checked first (<see cref="QuestionValidator"/>), and a
+/// question for another model, or one this worker cannot run, is answered as a failure with the reason, alone.
 /// A batch that throws is retried (the definition's retry policy); on the last attempt each question runs alone and
 /// the ones that still throw are answered with a <see cref="QuestionCaptureFailed"/> in the reply, so a poison question never
 /// blocks the queue nor leaves its job waiting.
+/// A question that a worker was lost holding (the broker's delivery count is above 0: its process died, or its
+/// connection dropped) is not run in a batch: it is moved to the isolation queue, where each runs alone, so a
+/// question that kills the process takes no other question down with it.
 /// </summary>
 public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions options, ILogger<CaptureQuestionBatchConsumer> logger)
-    : IConsumer<Batch<CaptureQuestion>>
+    : QuestionAnswerer(host, options, logger), IConsumer<Batch<CaptureQuestion>>
 {
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
     {
-        // The whole consume: with the "tokenize", "forward" and "reply" spans inside it, the worker's own cost per batch.
-        using var span = ActivationsTelemetry.Source.StartActivity("capture batch");
-        var questions = context.Message.Select(m => m.Message).ToArray();
-        span?.SetTag("activations.questions", questions.Length);
-        var foreign = questions.FirstOrDefault(q => q.ModelFingerprint != host.Fingerprint);
-        if (foreign is not null)
+        var fresh = new List<CaptureQuestion>(context.Message.Length);
+        var suspects = new List<CaptureQuestion>();
+        foreach (var message in context.Message)
         {
-            throw new ForeignModelException(foreign.ModelFingerprint, host.Fingerprint);
+            if (QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders) > 0)
+            {
+                suspects.Add(message.Message);
+            }
+            else
+            {
+                fresh.Add(message.Message);
+            }
         }
-        var lastAttempt = context.GetRetryAttempt() >= CaptureQuestionBatchConsumerDefinition.RetryLimit;
-        var captured = new List<QuestionActivationsCaptured>(questions.Length);
+        if (suspects.Count > 0)
+        {
+            var isolation = await context.GetSendEndpoint(new Uri($"exchange:{QueueNames.IsolatedQuestions(Host.Fingerprint)}"));
+            foreach (var question in suspects)
+            {
+                await isolation.Send(question, context.CancellationToken);
+            }
+            Logger.LogWarning("{Count} question(s) were held by a worker that was lost; each runs alone on {Queue}", suspects.Count, QueueNames.IsolatedQuestions(Host.Fingerprint));
+        }
+        // Moved questions are counted where they are answered (the isolation queue), so each message counts once.
+        if (fresh.Count > 0)
+        {
+            await AnswerAsync(context, fresh, context.GetRetryAttempt() >= CaptureQuestionBatchConsumerDefinition.RetryLimit, fresh.Count);
+        }
+    }
+}
+
+/// <summary>
+/// The isolation queue: one question at a time (prefetch 1), so a worker that dies holds nothing else, and the
+/// broker's count of a message's deliveries here is the number of times the process died running it alone. (On the
+/// question queue every message in hand is counted when a process dies, whichever question killed it, so that count
+/// only says "move it here".) A question whose worker died <see cref="WorkerOptions.DeathLimit"/> times running it
+/// alone is answered as failed, with that reason, without running it again.
+/// </summary>
+public sealed class IsolatedQuestionConsumer(IEngineHost host, WorkerOptions options, ILogger<IsolatedQuestionConsumer> logger)
+    : QuestionAnswerer(host, options, logger), IConsumer<Batch<CaptureQuestion>>
+{
+    public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
+    {
+        var runnable = new List<CaptureQuestion>();
+        var failed = new List<QuestionCaptureFailed>();
+        foreach (var message in context.Message)
+        {
+            var deaths = QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders);
+            if (deaths >= Options.DeathLimit)
+            {
+                var question = message.Message;
+                Logger.LogWarning("Question {PairId} of job {JobId}: the worker process died {Deaths} times on it; answered as failed", question.PairId, question.JobId, deaths);
+                failed.Add(new QuestionCaptureFailed
+                {
+                    JobId = question.JobId,
+                    QuestionIndex = question.QuestionIndex,
+                    PairId = question.PairId,
+                    Reason = $"the worker process died {deaths} times running it alone",
+                    Worker = Options.Name,
+                });
+            }
+            else
+            {
+                runnable.Add(message.Message);
+            }
+        }
+        if (failed.Count > 0)
+        {
+            ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
+            await context.Publish(new QuestionsAnswered { Results = [], Failures = failed }, context.CancellationToken);
+            Options.Stats.Add(failed.Count, 0, failed.Count);
+        }
+        if (runnable.Count > 0)
+        {
+            await AnswerAsync(context, runnable, context.GetRetryAttempt() >= CaptureQuestionBatchConsumerDefinition.RetryLimit, runnable.Count);
+        }
+    }
+}
+
+/// <summary>What both question consumers share: run questions through the engine and publish one answer per question.</summary>
+public abstract class QuestionAnswerer(IEngineHost host, WorkerOptions options, ILogger logger)
+{
+    protected IEngineHost Host => host;
+    protected WorkerOptions Options => options;
+    protected ILogger Logger => logger;
+
+    /// <param name="messages">messages consumed, for the stats (a question repeated in one batch runs once)</param>
+    protected async Task AnswerAsync(ConsumeContext context, IReadOnlyList<CaptureQuestion> questions, bool lastAttempt, int messages)
+    {
+        // The whole answer: with the "tokenize", "forward" and "reply" spans inside it, the worker's own cost per batch.
+        var span = ActivationsTelemetry.Source.StartActivity("capture batch");
+        span?.SetTag("activations.questions", questions.Count);
+        var captured = new List<QuestionActivationsCaptured>(questions.Count);
         var failed = new List<QuestionCaptureFailed>();
         var computed = 0;
-        // A batch may mix jobs; each job's settings apply to its own questions.
-        foreach (var job in questions.GroupBy(q => q.JobId))
+        // Each message is checked alone before the model is touched; a bad one is answered as a failure, alone.
+        var valid = new List<CaptureQuestion>(questions.Count);
+        foreach (var question in questions)
+        {
+            if (QuestionValidator.Problem(question, host) is { } problem)
+            {
+                logger.LogWarning("Question {PairId} of job {JobId} refused: {Reason}", question.PairId, question.JobId, problem);
+                failed.Add(new QuestionCaptureFailed
+                {
+                    JobId = question.JobId,
+                    QuestionIndex = question.QuestionIndex,
+                    PairId = question.PairId ?? "",
+                    Reason = problem,
+                    Worker = options.Name,
+                });
+            }
+            else
+            {
+                valid.Add(question);
+            }
+        }
+        // A batch may mix jobs (and a message may carry another spec than its job's others); each spec runs apart.
+        foreach (var job in valid.GroupBy(QuestionValidator.BatchKey))
         {
             var first = job.First();
             var items = job.DistinctBy(q => q.QuestionIndex).ToArray();
             var batchSize = Math.Min(first.BatchSize ?? options.BatchSize, options.BatchSize);
             var texts = items.Select(q => q.Text).ToArray();
             ActivationsTelemetry.QuestionsInFlight.Add(items.Length);
+            options.Progress.Started(items.Length);
             IReadOnlyList<QuestionCapture> captures;
             try
             {
-                // A spec this worker cannot serve (a hook outside its model, another device kind) fails its questions at once.
-                var refusal = Refusal(first.Spec);
-                captures = refusal is not null
-                    ? items.Select(_ => new QuestionCapture(0, null, refusal)).ToArray()
-                    : lastAttempt
-                    ? await Task.Run(() => CaptureIsolating(texts, first.Spec, batchSize), context.CancellationToken)
-                    : await Task.Run(() => host.Capture(texts, first.Spec, batchSize), context.CancellationToken);
+                // The forward pass itself is never cancelled: a batch in hand is finished and answered (graceful shutdown).
+                captures = lastAttempt
+                    ? await Task.Run(() => CaptureIsolating(texts, first.Spec, batchSize), CancellationToken.None)
+                    : await Task.Run(() => host.Capture(texts, first.Spec, batchSize), CancellationToken.None);
             }
             finally
             {
                 ActivationsTelemetry.QuestionsInFlight.Add(-items.Length);
+                options.Progress.Finished(items.Length);
             }
             computed += items.Length;
             var dtype = host.Target?.DtypeName ?? "";
@@ -91,12 +196,14 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
         }
         ActivationsTelemetry.QuestionsCaptured.Add(captured.Count);
         ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
+        // The consume token is cancelled only ConsumerStopTimeout after a stop begins (AddGracefulShutdown), so a
+        // stopping worker still publishes the batch it finished, and a publish stuck on a lost broker gives up then.
         using (ActivationsTelemetry.Source.StartActivity("reply"))
         {
             await context.Publish(new QuestionsAnswered { Results = captured, Failures = failed }, context.CancellationToken);
         }
         span?.Dispose(); // ended before the stats are written, so the file holds this batch's time too
-        options.Stats.Add(questions.Length, computed, failed.Count);
+        options.Stats.Add(messages, computed, failed.Count);
         if (options.StatsFile is { } statsFile)
         {
             options.Stats.WriteTo(statsFile, host.ForwardPasses, options.Spans);
@@ -105,26 +212,13 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
     }
 
     /// <summary>The last attempt: the batch once more, and if it throws, each question alone; one that throws alone fails with the exception's message.</summary>
-    string? Refusal(Contracts.CaptureSpec spec)
-    {
-        try
-        {
-            host.Check(spec);
-            return null;
-        }
-        catch (Contracts.InvalidInputException e)
-        {
-            return $"this worker cannot run the job's capture spec: {e.Message}";
-        }
-    }
-
     IReadOnlyList<QuestionCapture> CaptureIsolating(string[] texts, Contracts.CaptureSpec spec, int batchSize)
     {
         try
         {
             return host.Capture(texts, spec, batchSize);
         }
-        catch (Exception e) when (e is not ForeignModelException)
+        catch (Exception e)
         {
             logger.LogWarning("A batch of {Count} questions failed on its last attempt ({Error}); running each alone", texts.Length, e.Message);
         }
@@ -143,7 +237,3 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
         return captures;
     }
 }
-
-/// <summary>A question for another model than the one this worker holds: refused, so no wrong vector is ever returned.</summary>
-public sealed class ForeignModelException(string wanted, string held)
-    : Exception($"this worker holds model {held}; the question is for model {wanted}");

@@ -11,6 +11,12 @@ public sealed record WorkerOptions
     public int BatchSize { get; init; } = 32;
 
     /// <summary>
+    /// A question whose worker process died this many times while holding it (counted by the broker, so it survives
+    /// the process) is answered as failed instead of being run again.
+    /// </summary>
+    public int DeathLimit { get; init; } = 3;
+
+    /// <summary>
     /// Most padded tokens (rows × longest row) per forward pass; a consumed batch runs as micro-batches of similar
     /// lengths under it. Null: the device's default (<see cref="Capture.TokenBudgetBatcher.DefaultTokenBudget"/>).
     /// </summary>
@@ -21,6 +27,18 @@ public sealed record WorkerOptions
 
     /// <summary>When set, rewritten after every batch with this worker's counters (JSON), so a test or an operator can see what it computed.</summary>
     public string? StatsFile { get; init; }
+
+    /// <summary>Liveness fails when questions are in hand and no batch has progressed for this long.</summary>
+    public TimeSpan StuckAfter { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long a stopping worker (SIGTERM) may take to finish and answer the batches in hand. Below the grace period
+    /// compose (stop_grace_period) and Kubernetes (terminationGracePeriodSeconds) give it: 120 s.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>Whether work is progressing (liveness).</summary>
+    public WorkProgress Progress { get; } = new();
 
     /// <summary>When set, the stats file also holds the summed time of this process's spans by name (the worker's cost per part).</summary>
     public SpanTotals? Spans { get; init; }

@@ -3,6 +3,7 @@ using Activations.Worker.Capture;
 using Activations.Worker.Loading;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Activations.Worker.Messaging;
@@ -11,7 +12,27 @@ public static class WorkerRegistration
 {
     /// <summary>Adds the capture consumer; it needs <see cref="AddEngineHost"/> and <see cref="WorkerOptions"/> in the container.</summary>
     public static void AddCaptureWorker(this IBusRegistrationConfigurator bus)
-        => bus.AddConsumer<CaptureQuestionBatchConsumer, CaptureQuestionBatchConsumerDefinition>();
+    {
+        bus.AddConsumer<CaptureQuestionBatchConsumer, CaptureQuestionBatchConsumerDefinition>();
+        bus.AddConsumer<IsolatedQuestionConsumer, IsolatedQuestionConsumerDefinition>();
+    }
+
+    /// <summary>
+    /// A stopping worker (SIGTERM) stops taking messages, finishes and answers the batches in hand, then exits: the
+    /// host and the bus wait up to <see cref="WorkerOptions.ShutdownTimeout"/> (the host's default is 30 s).
+    /// </summary>
+    public static IServiceCollection AddGracefulShutdown(this IServiceCollection services, WorkerOptions options)
+    {
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.StopTimeout = options.ShutdownTimeout - TimeSpan.FromSeconds(5);
+            // Without it MassTransit cancels every ConsumeContext.CancellationToken the moment a stop begins, and a
+            // finished batch could not be published; with it the consumers get this long first.
+            o.ConsumerStopTimeout = options.ShutdownTimeout - TimeSpan.FromSeconds(10);
+        });
+        return services;
+    }
 
     /// <summary>
     /// The process's one <see cref="IEngineHost"/> on <paramref name="device"/>, under the container's
