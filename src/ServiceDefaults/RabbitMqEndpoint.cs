@@ -109,16 +109,26 @@ public sealed record RabbitMqEndpoint(string Host, int Port, string VirtualHost,
         });
     }
 
-    /// <summary>A RabbitMQ client connection factory for the same broker (for what MassTransit does not expose: queue depth and consumers).</summary>
-    public RabbitMQ.Client.ConnectionFactory CreateConnectionFactory() => new()
+    /// <summary>
+    /// A RabbitMQ client connection factory for the same broker, with the same trust as the bus (the chain against the
+    /// CA file or the system's roots, and the host name): for what MassTransit does not expose (queue depth and
+    /// consumers) and for the connect check.
+    /// </summary>
+    public ConnectionFactory CreateConnectionFactory(string clientName = "activations-monitor") => new()
     {
         HostName = Host,
         Port = Port,
         VirtualHost = VirtualHost,
         UserName = Username,
         Password = Password,
-        Ssl = { Enabled = UseTls, ServerName = Host },
-        ClientProvidedName = "activations-monitor",
+        ClientProvidedName = clientName,
+        Ssl = new SslOption
+        {
+            Enabled = UseTls,
+            ServerName = Host,
+            AcceptablePolicyErrors = SslPolicyErrors.None,
+            CertificateValidationCallback = Trust.Validate,
+        },
     };
 
     /// <summary>
@@ -128,24 +138,9 @@ public sealed record RabbitMqEndpoint(string Host, int Port, string VirtualHost,
     public async Task EnsureReachableAsync(CancellationToken cancellation)
     {
         var deadline = DateTime.UtcNow + ConnectTimeout;
-        var factory = new ConnectionFactory
-        {
-            HostName = Host,
-            Port = Port,
-            VirtualHost = VirtualHost,
-            UserName = Username,
-            Password = Password,
-            RequestedConnectionTimeout = ConnectTimeout < TimeSpan.FromSeconds(10) ? ConnectTimeout : TimeSpan.FromSeconds(10),
-            AutomaticRecoveryEnabled = false,
-            ClientProvidedName = "activations-connect-check",
-            Ssl = new SslOption
-            {
-                Enabled = UseTls,
-                ServerName = Host,
-                AcceptablePolicyErrors = SslPolicyErrors.None,
-                CertificateValidationCallback = Trust.Validate,
-            },
-        };
+        var factory = CreateConnectionFactory("activations-connect-check");
+        factory.RequestedConnectionTimeout = ConnectTimeout < TimeSpan.FromSeconds(10) ? ConnectTimeout : TimeSpan.FromSeconds(10);
+        factory.AutomaticRecoveryEnabled = false;
         while (true)
         {
             string reason;

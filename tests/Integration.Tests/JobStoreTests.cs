@@ -83,19 +83,22 @@ public class JobStoreTests
     }
 
     [Fact]
-    public async Task A_result_and_its_vectors_are_stored_together_with_every_hook_it_holds()
+    public async Task A_result_and_its_vectors_are_stored_together_and_one_holding_a_hook_the_job_did_not_ask_for_is_rejected()
     {
         await using var servers = await TestServers.IsolateAsync();
         var (store, job) = await CreateJobAsync(servers, 2);
-        // A result holding a hook the job did not ask for is stored as it came: assembly's membership check refuses it.
+        // A result holding a hook the job did not ask for is rejected before anything of it is stored (ResultValidator);
+        // assembly's membership check is the second line behind it (AssemblyTests).
         var extra = HookPoint.At(HookKind.MlpOut, 1);
-        var result = Result(job.Id, 0, 1f) with { Vectors = [HookVector.Pack(Hook, [1f, 1f]), HookVector.Pack(extra, [3f, 4f, 5f])] };
-        Assert.Equal(1, await store.RecordResultsAsync([result], CancellationToken.None));
-        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [1f, 1f], [extra.Name] = [3f, 4f, 5f] }, await VectorsAsync(store, job.Id, 0));
-        // A duplicate holding other hooks adds none of them: the vectors stored are those of the copy whose row went in.
-        var duplicate = Result(job.Id, 0, 9f) with { Vectors = [HookVector.Pack(HookPoint.Embed, [9f, 9f])] };
-        Assert.Equal(0, await store.RecordResultsAsync([duplicate], CancellationToken.None));
-        Assert.Equal(2, (await VectorsAsync(store, job.Id, 0)).Count);
+        var foreign = Result(job.Id, 0, 1f) with { Vectors = [HookVector.Pack(Hook, [1f, 1f]), HookVector.Pack(extra, [3f, 4f, 5f])] };
+        Assert.Equal(0, await store.RecordResultsAsync([foreign], CancellationToken.None));
+        Assert.Empty(await VectorsAsync(store, job.Id, 0));
+        // The result the job asked for goes in with its vectors, in one transaction.
+        Assert.Equal(1, await store.RecordResultsAsync([Result(job.Id, 0, 2f)], CancellationToken.None));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [2f, 2f] }, await VectorsAsync(store, job.Id, 0));
+        // A duplicate changes nothing: the vectors stored are those of the copy whose row went in.
+        Assert.Equal(0, await store.RecordResultsAsync([Result(job.Id, 0, 9f)], CancellationToken.None));
+        Assert.Equal(new Dictionary<string, float[]> { [Hook.Name] = [2f, 2f] }, await VectorsAsync(store, job.Id, 0));
     }
 
     sealed class JobHookComparer : IEqualityComparer<JobHookRecord>
