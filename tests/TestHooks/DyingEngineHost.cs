@@ -11,7 +11,7 @@ namespace Activations.TestHooks;
 /// own rules decide whether that happens: a redelivered question is moved to isolation, not computed, and one at the
 /// death limit is answered as failed without being computed.
 /// </summary>
-public sealed class DyingEngineHost(IEngineHost inner, string text) : IEngineHost
+public sealed class DyingEngineHost(IEngineHost inner, string text) : EngineHostDecorator(inner)
 {
     public const string TextVariable = "ACTIVATIONS_TEST_DIE_ON";
 
@@ -19,30 +19,9 @@ public sealed class DyingEngineHost(IEngineHost inner, string text) : IEngineHos
     public const string DyingLine = "test worker: dying on a question";
 
     /// <summary>Wraps the container's <see cref="IEngineHost"/>, when it has one.</summary>
-    public static void Decorate(IServiceCollection services, string text)
-    {
-        var original = services.LastOrDefault(d => d.ServiceType == typeof(IEngineHost));
-        if (original?.ImplementationFactory is not { } factory)
-        {
-            return;
-        }
-        services.Remove(original);
-        services.AddSingleton<IEngineHost>(sp => new DyingEngineHost((IEngineHost)factory(sp), text));
-    }
+    public static void Decorate(IServiceCollection services, string text) => Decorate(services, inner => new DyingEngineHost(inner, text));
 
-    public string Fingerprint => inner.Fingerprint;
-
-    public bool IsLoaded => inner.IsLoaded;
-
-    public long ForwardPasses => inner.ForwardPasses;
-
-    public ComputeTarget? Target => inner.Target;
-
-    public CaptureSpec Check(CaptureSpec spec) => inner.Check(spec);
-
-    public void Preload(CaptureSpec spec) => inner.Preload(spec);
-
-    public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
+    public override IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
         if (questions.Any(q => q.Contains(text, StringComparison.Ordinal)))
         {
@@ -50,6 +29,6 @@ public sealed class DyingEngineHost(IEngineHost inner, string text) : IEngineHos
             Console.Error.Flush();
             Process.GetCurrentProcess().Kill();
         }
-        return inner.Capture(questions, spec, batchSize);
+        return base.Capture(questions, spec, batchSize);
     }
 }
