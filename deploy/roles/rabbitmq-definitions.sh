@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prints RabbitMQ definitions (JSON) for the least-privilege users, one per role, from the environment:
 #   RABBITMQ_ADMIN_USER/_PASSWORD              operators only (administrator tag); no application uses it
-#   RABBITMQ_COORDINATOR_USER/_PASSWORD        declares and consumes question-results, sends to capture-question-*
+#   RABBITMQ_COORDINATOR_USER/_PASSWORD        declares and consumes each job's question-results-{job}, sends to capture-question-*
 #   RABBITMQ_WORKER_USER/_PASSWORD             consumes capture-question-*, publishes results; no management access
 #   RABBITMQ_KEDA_USER/_PASSWORD               management API, read-only (queue lengths); no AMQP rights (optional:
 #                                              without it, no such user; Docker Compose has no KEDA)
@@ -32,11 +32,12 @@ if [ -n "${RABBITMQ_KEDA_USER:-}" ]; then
 fi
 
 # Names MassTransit uses here: message-type exchanges (Activations.Contracts.*), fault exchanges (MassTransit:Fault…),
-# the per-model question queue and exchange (capture-question-{fingerprint}), the coordinator's question-results,
+# the replies' exchange (Activations.Contracts.Replies), the per-model question queue and exchange
+# (capture-question-{fingerprint}), each job's results queue (question-results-{job id, 32 hex}),
 # and each queue's _error / _skipped companions.
 messages='Activations\\.Contracts\\..*|MassTransit:Fault.*'
 questions='capture-question-[0-9a-f]+'
-results='question-results'
+results='question-results-[0-9a-f]{32}'
 
 cat <<JSON
 {

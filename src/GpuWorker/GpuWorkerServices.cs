@@ -47,6 +47,7 @@ public static class GpuWorkerServices
             x.UsingRabbitMq((context, rabbit) =>
             {
                 settings.Broker.Configure(rabbit);
+                ReplyTopology.Configure(rabbit);
                 rabbit.ConfigureEndpoints(context);
             });
         });

@@ -180,7 +180,8 @@ public static class Faults
             var queues = "";
             if (servers is not null)
             {
-                foreach (var queue in new[] { Queue, Queue + "_error", QueueNames.Results, QueueNames.Results + "_error" })
+                var jobs = await servers.QueryAsync<Guid>("SELECT id FROM jobs");
+                foreach (var queue in new[] { Queue, Queue + "_error" }.Concat(jobs.SelectMany(j => new[] { QueueNames.Results(j), QueueNames.Results(j) + "_error" })))
                 {
                     queues += $"{queue}: {await ReadyMessagesAsync(servers, queue)} ready\n";
                 }
@@ -211,6 +212,32 @@ public static class Faults
     /// <summary>Ready messages in a queue of this test's vhost (exact, from queue.declare-ok); 0 when it does not exist.</summary>
     public static async Task<uint> ReadyMessagesAsync(TestServers.Isolation servers, string queue)
         => (await QueueStateAsync(servers, queue)).Ready;
+
+    /// <summary>Whether the queue exists in this test's vhost (a passive declare).</summary>
+    public static async Task<bool> QueueExistsAsync(TestServers.Isolation servers, string queue)
+    {
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(servers.RabbitMq) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        try
+        {
+            await channel.QueueDeclarePassiveAsync(queue);
+            return true;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Declares a job's results queue as its coordinator does, to read replies routed to the job.</summary>
+    public static async Task DeclareResultsQueueAsync(TestServers.Isolation servers, Guid jobId)
+    {
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(servers.RabbitMq) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        await Activations.ServiceDefaults.ReplyTopology.DeclareAsync(channel, jobId);
+    }
 
     /// <summary>Ready messages and consumers of a queue (exact, from queue.declare-ok); zeros when it does not exist.</summary>
     public static async Task<(uint Ready, uint Consumers)> QueueStateAsync(TestServers.Isolation servers, string queue)
@@ -247,7 +274,11 @@ public static class Faults
     /// <summary>A MassTransit bus on this test's vhost, started, for publishing or sending messages as a worker would.</summary>
     public static async Task<MassTransit.IBusControl> StartBusAsync(TestServers.Isolation servers)
     {
-        var bus = MassTransit.Bus.Factory.CreateUsingRabbitMq(cfg => Activations.ServiceDefaults.RabbitMqEndpoint.Parse(servers.RabbitMq).Configure(cfg));
+        var bus = MassTransit.Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            Activations.ServiceDefaults.RabbitMqEndpoint.Parse(servers.RabbitMq).Configure(cfg);
+            Activations.ServiceDefaults.ReplyTopology.Configure(cfg);
+        });
         await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         return bus;
     }

@@ -183,23 +183,27 @@ public class FaultTests(ITestOutputHelper log)
         try
         {
             // A worker's duplicate with other values, while the job runs: the first result recorded stays.
-            await bus.Publish(new QuestionsAnswered { Results = [Forged(jobId, index, pairId, hidden, 42f)], Failures = [] });
+            await bus.Publish(new QuestionsAnswered { JobId = jobId, Results = [Forged(jobId, index, pairId, hidden, 42f)], Failures = [] });
             Assert.True(await Faults.ExitAsync(servers, coordinator, JobTimeout, worker) == 0, coordinator.Output + coordinator.Error);
             Assert.Equal(original, await VectorsOfAsync(servers, index));
             await AssertCompleteAsync(servers, output, expected, clock);
             var checksum = await ChecksumAsync(servers);
             var files = Directory.GetFiles(output).ToDictionary(f => f, File.ReadAllBytes);
 
-            // A late result for the completed job, consumed by the next job's coordinator (same results queue): ignored.
-            await bus.Publish(new QuestionsAnswered { Results = [Forged(jobId, index, pairId, hidden, -7f)], Failures = [] });
+            // The completed job's results queue is gone: a late result for it is dropped by the broker, and the next
+            // job's coordinator (its own queue) never sees it.
+            Assert.False(await Faults.QueueExistsAsync(servers, QueueNames.Results(jobId)));
+            await bus.Publish(new QuestionsAnswered { JobId = jobId, Results = [Forged(jobId, index, pairId, hidden, -7f)], Failures = [] });
             var other = Path.Combine(temp.Path, "other");
             var small = Job.Distributed(other, servers);
             small[Array.IndexOf(small, "--max-faithful") + 1] = "12";
             small[Array.IndexOf(small, "--max-unfaithful") + 1] = "12";
             var (exitCode, stdout, stderr) = await CliProcess.RunAsync(CliProcess.Coordinator, small, JobTimeout);
             Assert.True(exitCode == 0, stdout + stderr);
-            Assert.Equal(0u, await Faults.ReadyMessagesAsync(servers, QueueNames.Results));
-            Assert.Equal(0u, await Faults.ReadyMessagesAsync(servers, QueueNames.Results + "_error"));
+            var otherJob = (await servers.QueryAsync<Guid>($"SELECT id FROM jobs WHERE id <> '{jobId}'")).Single();
+            Assert.False(await Faults.QueueExistsAsync(servers, QueueNames.Results(jobId)));
+            Assert.False(await Faults.QueueExistsAsync(servers, QueueNames.Results(otherJob)));
+            Assert.Equal(0u, await Faults.ReadyMessagesAsync(servers, QueueNames.Results(otherJob) + "_error"));
             Assert.Equal(checksum, await ChecksumAsync(servers));
             Assert.Equal(["completed"], await servers.QueryAsync<string>($"SELECT status FROM jobs WHERE id = '{jobId}'"));
             foreach (var (file, bytes) in files)
@@ -313,6 +317,8 @@ public class FaultTests(ITestOutputHelper log)
         // A question of this job's model sent straight to the foreign worker's queue: refused, never answered.
         var jobId = (await servers.QueryAsync<Guid>("SELECT id FROM jobs"))[0];
         var text = (await servers.QueryAsync<string>("SELECT text FROM questions WHERE question_index = 0"))[0];
+        // The job is complete, so its coordinator deleted its results queue: declared again here to read the refusal.
+        await Faults.DeclareResultsQueueAsync(servers, jobId);
         var bus = await Faults.StartBusAsync(servers);
         try
         {
@@ -334,7 +340,7 @@ public class FaultTests(ITestOutputHelper log)
             await bus.StopAsync();
         }
         // Refused before its model is touched: answered as a failure with the reason, never with vectors.
-        Assert.True(await Faults.EventuallyAsync(async () => await Faults.ReadyMessagesAsync(servers, QueueNames.Results) == 1, TimeSpan.FromSeconds(30)),
+        Assert.True(await Faults.EventuallyAsync(async () => await Faults.ReadyMessagesAsync(servers, QueueNames.Results(jobId)) == 1, TimeSpan.FromSeconds(30)),
             foreign.Output + foreign.Error);
         Assert.Contains("this worker holds model", foreign.Output + foreign.Error);
         Assert.Equal(0u, await Faults.ReadyMessagesAsync(servers, foreignQueue));

@@ -80,7 +80,7 @@ public class InjectionTests(ITestOutputHelper log)
         try
         {
             // One reply (as a worker sends for a batch): five bad results next to five good ones.
-            await bus.Publish(new QuestionsAnswered { Results = [bad[0], good[5], bad[1], good[6], bad[2], good[7], bad[3], good[8], bad[4], good[9]], Failures = [] });
+            await bus.Publish(new QuestionsAnswered { JobId = jobId, Results = [bad[0], good[5], bad[1], good[6], bad[2], good[7], bad[3], good[8], bad[4], good[9]], Failures = [] });
         }
         finally
         {
@@ -101,7 +101,7 @@ public class InjectionTests(ITestOutputHelper log)
         Assert.Contains(rejections, l => l.Contains("question 2 ") && l.Contains("value 5 is NaN"));
         Assert.Contains(rejections, l => l.Contains("question 3 ") && l.Contains("dtype 'float32-but-wider' is not one of"));
         Assert.Contains(rejections, l => l.Contains("question 4 ") && l.Contains("does not exist"));
-        Assert.Equal(0u, await Faults.ReadyMessagesAsync(servers, QueueNames.Results + "_error"));
+        Assert.Equal(0u, await Faults.ReadyMessagesAsync(servers, QueueNames.Results(jobId) + "_error"));
 
         // A worker finishes the job: the files equal the embedded run (the rejected questions were computed).
         using var worker = CliProcess.Start(CliProcess.Worker, Faults.Worker(servers, "worker"));

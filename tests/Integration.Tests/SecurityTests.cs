@@ -193,10 +193,20 @@ public class SecurityTests
 
     static async Task AssertRabbitMqRolesAreConfinedAsync(TestServers.Isolation servers, Roles roles, string questions)
     {
+        // A job's results queue, declared as its coordinator declares it (the job that ran deleted its own at its end).
+        var resultsJob = Guid.NewGuid();
+        var results = QueueNames.Results(resultsJob);
+        var admin = new ConnectionFactory { Uri = new Uri(servers.RabbitMq), AutomaticRecoveryEnabled = false };
+        await using (var adminConnection = await admin.CreateConnectionAsync())
+        await using (var adminChannel = await adminConnection.CreateChannelAsync())
+        {
+            await ReplyTopology.DeclareAsync(adminChannel, resultsJob);
+            await adminChannel.ExchangeDeclareAsync(results, ExchangeType.Fanout, durable: true);
+        }
         // The worker's user has no management access at all, so no queue's data either.
         using (var workerApi = Management(roles.Worker, roles.Password))
         {
-            var response = await workerApi.GetAsync($"api/queues/{servers.Name}/{QueueNames.Results}");
+            var response = await workerApi.GetAsync($"api/queues/{servers.Name}/{results}");
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         }
         // KEDA's user reads queue lengths in this vhost, and changes nothing.
@@ -214,10 +224,10 @@ public class SecurityTests
         await using var connection = await factory.CreateConnectionAsync();
         foreach (var attempt in new Func<IChannel, Task>[]
         {
-            ch => ch.QueueDeleteAsync(QueueNames.Results),
-            ch => ch.ExchangeDeleteAsync(QueueNames.Results),
-            ch => ch.BasicGetAsync(QueueNames.Results, autoAck: true),
-            ch => ch.QueuePurgeAsync(QueueNames.Results),
+            ch => ch.QueueDeleteAsync(results),
+            ch => ch.ExchangeDeleteAsync(results),
+            ch => ch.BasicGetAsync(results, autoAck: true),
+            ch => ch.QueuePurgeAsync(results),
         })
         {
             await using var channel = await connection.CreateChannelAsync();

@@ -13,6 +13,9 @@ public static class QueueNames
     /// </summary>
     public static string IsolatedQuestions(string modelFingerprint) => $"capture-question-{modelFingerprint}-isolated";
 
-    /// <summary>The coordinators' queue of results.</summary>
-    public const string Results = "question-results";
+    /// <summary>
+    /// The queue of one job's results, consumed by that job's coordinator alone (workers reply to the job's routing
+    /// key: see ReplyTopology), so concurrent jobs never take each other's results.
+    /// </summary>
+    public static string Results(Guid jobId) => $"question-results-{jobId:N}";
 }

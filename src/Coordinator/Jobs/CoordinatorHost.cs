@@ -38,7 +38,8 @@ public static class CoordinatorHost
         services.AddMassTransit(x =>
         {
             BusDefaults.Apply(x);
-            x.AddConsumer<QuestionsAnsweredConsumer, QuestionsAnsweredConsumerDefinition>();
+            // Each job connects its own results queue once it has an id (JobResultsEndpoint).
+            x.AddConsumer<QuestionsAnsweredConsumer, QuestionsAnsweredConsumerDefinition>().ExcludeFromConfigureEndpoints();
             if (run.RunsLocalWorker)
             {
                 x.AddCaptureWorker();
@@ -48,17 +49,23 @@ public static class CoordinatorHost
                 x.UsingRabbitMq((context, bus) =>
                 {
                     broker.Configure(bus);
+                    ReplyTopology.Configure(bus);
                     bus.ConfigureEndpoints(context);
                 });
             }
             else
             {
-                x.UsingInMemory((context, bus) => bus.ConfigureEndpoints(context));
+                x.UsingInMemory((context, bus) =>
+                {
+                    ReplyTopology.Configure(bus);
+                    bus.ConfigureEndpoints(context);
+                });
             }
         });
         // Built on first use: the local worker's queue is named by the model's fingerprint, which the job resolves first.
         services.AddSingleton<Func<IBusControl>>(sp => () => sp.GetRequiredService<IBusControl>());
         services.AddSingleton<RejectedResults>();
+        services.AddSingleton<JobResultsEndpoint>();
         services.AddSingleton<JobRunner>();
         services.AddSingleton<PromptCaptureRunner>();
         return builder.Build();

@@ -26,7 +26,7 @@ public sealed record JobOutcome(Guid JobId, bool Resumed, IReadOnlyList<string> 
 /// coordinator's host (<see cref="CoordinatorHost"/>); the bus is started once the job is in the store.
 /// </summary>
 /// <param name="bus">the bus, built on first use: with a local worker, building it needs the model resolved</param>
-public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobStore store, Func<IBusControl> bus)
+public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobStore store, Func<IBusControl> bus, JobResultsEndpoint results)
 {
     const int SendChunk = 1000;
     readonly ILogger logger = loggers.CreateLogger("Activations.Coordinator");
@@ -171,9 +171,10 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         // run's backlog drain counts on it), or fails after the connect timeout.
         var control = bus();
         await control.StartBoundedAsync(run.Broker, cancellation);
-        starting?.Dispose();
         try
         {
+            var resultsEndpoint = await results.ConnectAsync(control, job.Id, cancellation);
+            starting?.Dispose();
             if (resumed)
             {
                 await DrainResultsBacklogAsync(store, job.Id, cancellation);
@@ -265,6 +266,12 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
                 confirmAt = recorded + (progress.Total - progress.Finished);
             }
             reporter.Report(progress, force: true);
+            // Every result is in: the job's queue goes (a stalled or cancelled job keeps it for its resume).
+            await resultsEndpoint.StopAsync(CancellationToken.None);
+            if (queueWatch is not null)
+            {
+                await queueWatch.DeleteResultsQueueAsync(job.Id, cancellation);
+            }
             return (missing.Count, publishing.Elapsed);
         }
         finally

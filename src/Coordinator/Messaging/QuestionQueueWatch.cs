@@ -21,6 +21,20 @@ public sealed class QuestionQueueWatch(RabbitMqEndpoint broker, ILogger logger) 
     public async Task DeclareAsync(string queue, CancellationToken cancellation)
         => await QuestionQueueTopology.DeclareAsync(await ChannelAsync(cancellation), queue, cancellation);
 
+    /// <summary>Deletes a finished job's results queue; a broker that cannot be reached leaves it to expire (ReplyTopology).</summary>
+    public async Task DeleteResultsQueueAsync(Guid jobId, CancellationToken cancellation)
+    {
+        try
+        {
+            await ReplyTopology.DeleteAsync(await ChannelAsync(cancellation), jobId, cancellation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("Could not delete the results queue of job {JobId} (the broker deletes it after {Hours:F0} h unused): {Error}", jobId, ReplyTopology.QueueExpiration.TotalHours, e.Message);
+            await ResetAsync();
+        }
+    }
+
     /// <summary>The queue's state; null when the broker cannot be reached or the queue does not exist.</summary>
     public async Task<QueueState?> StateAsync(string queue, CancellationToken cancellation)
     {

@@ -1,10 +1,9 @@
-using Activations.Contracts.Messages;
 using MassTransit;
 
 namespace Activations.Coordinator.Messaging;
 
 /// <summary>
-/// The results queue. Each reply holds a whole worker batch; several workers' replies that arrive within a few
+/// A job's results queue (connected per job by <see cref="JobResultsEndpoint"/>). Each reply holds a whole worker batch; several workers' replies that arrive within a few
 /// milliseconds are taken together into one insert, and two inserts run at once.
 /// </summary>
 public sealed class QuestionsAnsweredConsumerDefinition : ConsumerDefinition<QuestionsAnsweredConsumer>
@@ -13,7 +12,6 @@ public sealed class QuestionsAnsweredConsumerDefinition : ConsumerDefinition<Que
 
     public QuestionsAnsweredConsumerDefinition()
     {
-        EndpointName = QueueNames.Results;
         ConcurrentMessageLimit = RepliesPerInsert * 2;
     }
 

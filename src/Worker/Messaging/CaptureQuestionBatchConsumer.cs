@@ -90,7 +90,7 @@ public sealed class IsolatedQuestionConsumer(IEngineHost host, WorkerOptions opt
         if (failed.Count > 0)
         {
             ActivationsTelemetry.QuestionsFailed.Add(failed.Count);
-            await context.Publish(new QuestionsAnswered { Results = [], Failures = failed }, context.CancellationToken);
+            await ReplyAsync(context, [], failed);
             Options.Stats.Add(failed.Count, 0, failed.Count);
         }
         if (runnable.Count > 0)
@@ -200,7 +200,7 @@ public abstract class QuestionAnswerer(IEngineHost host, WorkerOptions options, 
         // stopping worker still publishes the batch it finished, and a publish stuck on a lost broker gives up then.
         using (ActivationsTelemetry.Source.StartActivity("reply"))
         {
-            await context.Publish(new QuestionsAnswered { Results = captured, Failures = failed }, context.CancellationToken);
+            await ReplyAsync(context, captured, failed);
         }
         span?.Dispose(); // ended before the stats are written, so the file holds this batch's time too
         options.Stats.Add(messages, computed, failed.Count);
@@ -209,6 +209,20 @@ public abstract class QuestionAnswerer(IEngineHost host, WorkerOptions options, 
             options.Stats.WriteTo(statsFile, host.ForwardPasses, options.Spans);
         }
         logger.LogDebug("Captured {Count} questions ({Failed} failed)", captured.Count, failed.Count);
+    }
+
+    /// <summary>One reply per job in the batch (each goes to its job's coordinator alone: see ReplyTopology).</summary>
+    protected static async Task ReplyAsync(ConsumeContext context, IReadOnlyList<QuestionActivationsCaptured> captured, IReadOnlyList<QuestionCaptureFailed> failed)
+    {
+        foreach (var job in captured.Select(r => r.JobId).Concat(failed.Select(f => f.JobId)).Distinct())
+        {
+            await context.Publish(new QuestionsAnswered
+            {
+                JobId = job,
+                Results = [.. captured.Where(r => r.JobId == job)],
+                Failures = [.. failed.Where(f => f.JobId == job)],
+            }, context.CancellationToken);
+        }
     }
 
     /// <summary>The last attempt: the batch once more, and if it throws, each question alone; one that throws alone fails with the exception's message.</summary>
