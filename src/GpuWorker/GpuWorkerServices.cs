@@ -47,7 +47,7 @@ public static class GpuWorkerServices
             x.UsingRabbitMq((context, rabbit) =>
             {
                 settings.Broker.Configure(rabbit);
-                ReplyTopology.Configure(rabbit);
+                BusDefaults.Configure(rabbit);
                 rabbit.ConfigureEndpoints(context);
             });
         });

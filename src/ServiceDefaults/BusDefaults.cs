@@ -14,6 +14,18 @@ public static class BusDefaults
     public static void Apply(IBusRegistrationConfigurator bus) => bus.DisableUsageTelemetry();
 
     /// <summary>
+    /// What every bus's transport is configured with (the worker's, the coordinator's, in memory or RabbitMQ, and any
+    /// tool's that sends or reads these messages): the replies' routing (<see cref="ReplyTopology"/>), and raw JSON
+    /// bodies, the message alone, its headers in the transport's headers, instead of MassTransit's envelope around it
+    /// (host, addresses, message types: most of a question's bytes). Envelope messages are still read.
+    /// </summary>
+    public static void Configure(IBusFactoryConfigurator bus)
+    {
+        ReplyTopology.Configure(bus);
+        bus.UseRawJsonSerializer(RawSerializerOptions.Default, isDefault: true);
+    }
+
+    /// <summary>
     /// The host's start waits for the bus, at most the broker's connect timeout, instead of retrying in the
     /// background forever (an unreachable broker ends the process with an error).
     /// </summary>

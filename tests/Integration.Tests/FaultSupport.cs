@@ -277,7 +277,7 @@ public static class Faults
         var bus = MassTransit.Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             Activations.ServiceDefaults.RabbitMqEndpoint.Parse(servers.RabbitMq).Configure(cfg);
-            Activations.ServiceDefaults.ReplyTopology.Configure(cfg);
+            Activations.ServiceDefaults.BusDefaults.Configure(cfg);
         });
         await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         return bus;

@@ -49,7 +49,7 @@ public static class CoordinatorHost
                 x.UsingRabbitMq((context, bus) =>
                 {
                     broker.Configure(bus);
-                    ReplyTopology.Configure(bus);
+                    BusDefaults.Configure(bus);
                     bus.ConfigureEndpoints(context);
                 });
             }
@@ -57,7 +57,7 @@ public static class CoordinatorHost
             {
                 x.UsingInMemory((context, bus) =>
                 {
-                    ReplyTopology.Configure(bus);
+                    BusDefaults.Configure(bus);
                     bus.ConfigureEndpoints(context);
                 });
             }
