@@ -5,7 +5,7 @@ namespace Activations.Coordinator.Messaging;
 
 /// <summary>What a job expects of every result: read from the store once per batch of results.</summary>
 /// <param name="Widths">hook name → the width its vector must have (the job's job_hooks rows)</param>
-/// <param name="PairIds">question index → pair id, for the questions of the batch</param>
+/// <param name="PairIds">question index → pair id, for the questions of the job</param>
 public sealed record ResultExpectation(Guid JobId, string Status, string ModelFingerprint, int QuestionCount, IReadOnlyDictionary<string, int> Widths, IReadOnlyDictionary<int, string> PairIds);
 
 /// <summary>

@@ -52,6 +52,14 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
     long recordedHere;
 
     /// <summary>
+    /// Each running job's hook widths and pair ids by question index, read once: a job's questions and hooks never
+    /// change after it is created, so recording a batch reads only the job's row (its status) from the database.
+    /// </summary>
+    readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, JobShape> shapes = new();
+
+    sealed record JobShape(IReadOnlyDictionary<string, int> Widths, IReadOnlyDictionary<int, string> PairIds);
+
+    /// <summary>
     /// Results and failures this store has inserted, for every job: a free signal that progress may have moved, so
     /// the runner reads the database only when it has (the database stays the one account of progress).
     /// </summary>
@@ -207,7 +215,7 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
     async Task<RecordedResults> InsertResultsAsync(IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken ct)
     {
         await using var db = connection.CreateContext();
-        var expectations = await ExpectationsAsync(db, results, ct);
+        var expectations = await ExpectationsAsync(db, results, shapes, ct);
         var rows = new List<QuestionActivationsCaptured>(results.Count);
         var rejected = new List<RejectedResult>();
         foreach (var result in results)
@@ -247,19 +255,30 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         : string.Concat((text.Length > 64 ? text[..64] + "…" : text).Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
 
     /// <summary>What each job of <paramref name="results"/> expects: status, model, question count, hook widths, pair ids.</summary>
-    static async Task<Dictionary<Guid, ResultExpectation>> ExpectationsAsync(ActivationsDbContext db, IReadOnlyList<QuestionActivationsCaptured> results, CancellationToken ct)
+    static async Task<Dictionary<Guid, ResultExpectation>> ExpectationsAsync(ActivationsDbContext db, IReadOnlyList<QuestionActivationsCaptured> results,
+        System.Collections.Concurrent.ConcurrentDictionary<Guid, JobShape> shapes, CancellationToken ct)
     {
         var jobIds = results.Select(r => r.JobId).Distinct().ToList();
         var jobs = await db.Jobs.AsNoTracking().Where(j => jobIds.Contains(j.Id))
             .Select(j => new { j.Id, j.Status, j.ModelFingerprint, j.QuestionCount }).ToListAsync(ct);
-        var running = jobs.Where(j => j.Status == JobStatus.Running).Select(j => j.Id).ToList();
-        var hooks = await db.JobHooks.AsNoTracking().Where(h => running.Contains(h.JobId)).ToListAsync(ct);
-        var indices = results.Where(r => running.Contains(r.JobId)).Select(r => r.QuestionIndex).Distinct().ToList();
-        var pairs = await db.Questions.AsNoTracking().Where(q => running.Contains(q.JobId) && indices.Contains(q.QuestionIndex))
-            .Select(q => new { q.JobId, q.QuestionIndex, q.PairId }).ToListAsync(ct);
-        return jobs.ToDictionary(j => j.Id, j => new ResultExpectation(j.Id, j.Status, j.ModelFingerprint, j.QuestionCount,
-            hooks.Where(h => h.JobId == j.Id).ToDictionary(h => h.Hook, h => h.Width),
-            pairs.Where(p => p.JobId == j.Id).ToDictionary(p => p.QuestionIndex, p => p.PairId)));
+        var expectations = new Dictionary<Guid, ResultExpectation>();
+        foreach (var job in jobs)
+        {
+            JobShape? shape = null;
+            if (job.Status == JobStatus.Running && !shapes.TryGetValue(job.Id, out shape))
+            {
+                var widths = await db.JobHooks.AsNoTracking().Where(h => h.JobId == job.Id).ToDictionaryAsync(h => h.Hook, h => h.Width, ct);
+                var pairs = await db.Questions.AsNoTracking().Where(q => q.JobId == job.Id).ToDictionaryAsync(q => q.QuestionIndex, q => q.PairId, ct);
+                shape = shapes.GetOrAdd(job.Id, new JobShape(widths, pairs));
+            }
+            else if (job.Status != JobStatus.Running)
+            {
+                shapes.TryRemove(job.Id, out _);
+            }
+            expectations[job.Id] = new ResultExpectation(job.Id, job.Status, job.ModelFingerprint, job.QuestionCount,
+                shape?.Widths ?? new Dictionary<string, int>(), shape?.PairIds ?? new Dictionary<int, string>());
+        }
+        return expectations;
     }
 
     /// <summary>A question to ask again, with what its message needs: the job's model and capture spec.</summary>
