@@ -3,6 +3,9 @@ using Activations.Bench;
 // Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--dtypes float32,bf16,bf16-not-native] [--cases short,responses,mixed,long-2048,long-4096] [--not-native-cases short,mixed] [--alone-cases short,responses,mixed] [--batch-size 32] [--seed-style]
 //        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 100000] [--batch-size 256] [--cases "hook_embed;6,12,18,24"] [--modes embedded,distributed] [--baseline other/Activations.Bench.dll]   (needs the test servers)
 //        (--cases: separated by ';', each a --hooks list (hook_embed, blocks.L.hook_resid_post, ...) or a --layers list)
+//        Activations.Bench gpu-parity [--fixtures tests/fixtures/parity] [--device cuda] [--dtypes float32,float16,bfloat16] [--json gpu-parity.json]
+//        Activations.Bench gpu-speed [--device cuda] [--dtypes float16] [--batches 1,8,32,128,512] [--cases short,prompts-512] [--seconds 1] [--json gpu-speed.json] [--inputs gpu-inputs.json]
+//        (the GPU modes run on a GPU machine from a self-contained publish: tools/gpu/README.md)
 //        dotnet run --project bench/Activations.Bench -c Release -- engine-families [--batches 8,32] [--models qwen2-1.5b,llama-8b,qwen3-8b]   (bf16; ~11 GB per 8B case)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -21,6 +24,13 @@ switch (mode)
     case "engine-families-case":
         FamiliesBenchmark.RunCase(args[1], args[2].Split(',').Select(int.Parse).ToArray(), int.Parse(args[3]), args[4]);
         return 0;
+    case "gpu-parity":
+        return GpuBenchmark.Parity(Option("--fixtures") ?? Path.Combine("tests", "fixtures", "parity"), Option("--device") ?? "cuda",
+            (Option("--dtypes") ?? "float32,float16,bfloat16").Split(','), Option("--json") ?? "gpu-parity.json");
+    case "gpu-speed":
+        GpuBenchmark.Speed(Option("--device") ?? "cuda", (Option("--dtypes") ?? "float16").Split(','), (Option("--batches") ?? "1,8,32,128,512").Split(',').Select(int.Parse).ToArray(),
+            (Option("--cases") ?? "short,prompts-512").Split(','), Option("--json") ?? "gpu-speed.json", Option("--inputs") ?? "gpu-inputs.json", double.Parse(Option("--seconds") ?? "1", System.Globalization.CultureInfo.InvariantCulture));
+        return 0;
     case "pipeline":
         PipelineBenchmark.Run(int.Parse(Option("--questions") ?? "100000"), int.Parse(Option("--batch-size") ?? "256"),
             (Option("--cases") ?? "hook_embed;6,12,18,24").Split(';'), (Option("--modes") ?? "embedded,distributed").Split(','), Option("--baseline"));
@@ -29,6 +39,6 @@ switch (mode)
         await PipelineBenchmark.RunCaseAsync(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]), args[5]);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families or pipeline");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families, gpu-parity, gpu-speed or pipeline");
         return 2;
 }

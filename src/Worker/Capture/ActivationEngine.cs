@@ -139,19 +139,31 @@ public sealed class ActivationEngine : IDisposable
     /// </summary>
     public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
+        using var tokenizing = ActivationsTelemetry.Source.StartActivity("tokenize");
+        tokenizing?.SetTag("activations.questions", questions.Count);
+        var inputs = questions.Select(q => Tokenize(q, spec.BosPolicy)).ToArray();
+        tokenizing?.SetTag("activations.token_count", inputs.Sum(i => i.Length));
+        tokenizing?.Dispose();
+        return CaptureTokenized(inputs, spec, batchSize);
+    }
+
+    /// <summary>
+    /// <see cref="Capture"/> for model inputs already tokenized under <paramref name="spec"/>'s BOS policy (each a
+    /// question's ids, the BOS included where the policy puts it).
+    /// </summary>
+    public IReadOnlyList<QuestionCapture> CaptureTokenized(IReadOnlyList<int[]> inputs, CaptureSpec spec, int batchSize)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (spec.Hooks.Count == 0 || spec.LayersNeeded > model.LayerCount)
         {
             throw new ArgumentException($"the engine holds layers 0..{model.LayerCount - 1}; asked for {string.Join(", ", spec.Hooks)}");
         }
         var maxTokens = MaxTokens(spec);
-        var results = new QuestionCapture?[questions.Count];
-        var tokenized = new List<(int Index, int[] Ids)>();
-        using var tokenizing = ActivationsTelemetry.Source.StartActivity("tokenize");
-        tokenizing?.SetTag("activations.questions", questions.Count);
-        for (var i = 0; i < questions.Count; i++)
+        var results = new QuestionCapture?[inputs.Count];
+        var runnable = new List<(int Index, int[] Ids)>();
+        for (var i = 0; i < inputs.Count; i++)
         {
-            var ids = Tokenize(questions[i], spec.BosPolicy);
+            var ids = inputs[i];
             if (ids.Length == 0)
             {
                 results[i] = new QuestionCapture(0, null, "the question has no tokens");
@@ -162,15 +174,13 @@ public sealed class ActivationEngine : IDisposable
             }
             else
             {
-                tokenized.Add((i, ids));
+                runnable.Add((i, ids));
             }
         }
-        tokenizing?.SetTag("activations.token_count", tokenized.Sum(t => t.Ids.Length));
-        tokenizing?.Dispose();
         var batcher = new TokenBudgetBatcher(batchSize, TokenBudget);
-        foreach (var rows in batcher.Plan(tokenized.Select(t => t.Ids.Length).ToArray()))
+        foreach (var rows in batcher.Plan(runnable.Select(t => t.Ids.Length).ToArray()))
         {
-            var chunk = rows.Select(r => tokenized[r]).ToArray();
+            var chunk = rows.Select(r => runnable[r]).ToArray();
             var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), spec);
             for (var row = 0; row < chunk.Length; row++)
             {
