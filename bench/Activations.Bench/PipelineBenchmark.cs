@@ -128,6 +128,8 @@ static class PipelineBenchmark
             ProcessMemory.ResetPeak();
             int?[] processes = [Environment.ProcessId, worker?.Id, brokerPid, databasePid];
             var cpuBefore = ProcessCpu.TreeSeconds(processes);
+            int[] gcBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+            var pauseBefore = GC.GetTotalPauseDuration();
             var clock = Stopwatch.StartNew();
             JobOutcome outcome;
             using (var phases = new PhaseCpu(processes))
@@ -136,6 +138,8 @@ static class PipelineBenchmark
                 phaseCpu = phases.Totals();
             }
             var seconds = clock.Elapsed.TotalSeconds;
+            // The coordinator's garbage collections during the job (embedded: the worker's too): a serial cost.
+            Console.WriteLine($"  coordinator GC: {GC.CollectionCount(0) - gcBefore[0]} gen0, {GC.CollectionCount(1) - gcBefore[1]} gen1, {GC.CollectionCount(2) - gcBefore[2]} gen2; paused {(GC.GetTotalPauseDuration() - pauseBefore).TotalSeconds:F2} s");
             var cpuAfter = ProcessCpu.TreeSeconds(processes);
             var peak = ProcessMemory.PeakResidentBytes() / 1e6;
             var coordinatorSpans = spans.Snapshot().ToDictionary();
@@ -145,6 +149,7 @@ static class PipelineBenchmark
                 cpuAfter[0] - cpuBefore[0], cpuAfter[1] - cpuBefore[1], cpuAfter[2] - cpuBefore[2], cpuAfter[3] - cpuBefore[3])
             {
                 PhaseCpu = phaseCpu,
+                GcPauseSeconds = (GC.GetTotalPauseDuration() - pauseBefore).TotalSeconds,
             };
             Console.WriteLine($"  {mode}, {layers}: {outcome.Published} questions in {seconds:F1} s = {outcome.Published / seconds:F0} questions/s end to end; {outcome.Published / outcome.CaptureTime.TotalSeconds:F0} from the first publish to the last result; coordinator peak {peak:F0} MB");
             Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(result));
@@ -278,6 +283,7 @@ static class PipelineBenchmark
         Row("coordinator: serialise and publish questions", r => r.Coordinator.Seconds("publish"));
         Row("coordinator: record results (validate, insert)", r => r.Coordinator.Seconds("record results"));
         Row("coordinator: progress polls", r => r.Coordinator.Seconds("progress"));
+        Row("coordinator: garbage collection pauses (embedded: the worker's too)", r => r.GcPauseSeconds);
         Row("worker: consume and reply, without the model", r => r.Worker.Seconds("capture batch") - r.Worker.Seconds("wait for engine") - r.Worker.Seconds("tokenize") - r.Worker.Seconds("forward"));
         Row("worker: of which publishing the replies", r => r.Worker.Seconds("reply"));
         Row("worker: tokenize", r => r.Worker.Seconds("tokenize"));
@@ -334,6 +340,9 @@ sealed record CaseResult(
 
     /// <summary>Phase span name → CPU seconds of the coordinator, worker, broker and database processes during it.</summary>
     public Dictionary<string, double[]>? PhaseCpu { get; init; }
+
+    /// <summary>The coordinator process's garbage-collection pauses during the job (every thread stopped).</summary>
+    public double? GcPauseSeconds { get; init; }
 
     /// <summary>Set by the parent: "baseline" for a case run with the --baseline build.</summary>
     public string? Build { get; init; }
