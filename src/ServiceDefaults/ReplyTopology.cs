@@ -52,13 +52,13 @@ public static class ReplyTopology
         }
     }
 
-    /// <summary>Declares a job's queue as the coordinator's endpoint does (for tools and tests that read replies).</summary>
+    /// <summary>Declares a job's queue as the coordinator's endpoint does, the same arguments (MassTransit writes x-expires as a long), for tools and tests that read replies.</summary>
     public static async Task DeclareAsync(IChannel channel, Guid jobId, CancellationToken cancellation = default)
     {
         var queue = QueueNames.Results(jobId);
         await channel.ExchangeDeclareAsync(Exchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: cancellation);
         await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
-            new Dictionary<string, object?> { ["x-expires"] = (int)QueueExpiration.TotalMilliseconds }, cancellationToken: cancellation);
+            new Dictionary<string, object?> { ["x-expires"] = (long)QueueExpiration.TotalMilliseconds }, cancellationToken: cancellation);
         await channel.QueueBindAsync(queue, Exchange, RoutingKey(jobId), cancellationToken: cancellation);
     }
 

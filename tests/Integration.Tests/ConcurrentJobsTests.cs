@@ -1,3 +1,4 @@
+using MassTransit;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Tests;
 using Npgsql;
@@ -61,6 +62,54 @@ public class ConcurrentJobsTests(ITestOutputHelper log)
             await admin.OpenAsync();
             await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {secondName} WITH (FORCE)", admin);
             await drop.ExecuteNonQueryAsync();
+        }
+    }
+}
+
+/// <summary>The replies' routing itself, against the real broker: by job id, to that job's queue only.</summary>
+[Collection(ServersCollection.Name)]
+public class ReplyTopologyTests
+{
+    [Fact]
+    public async Task A_reply_reaches_its_jobs_queue_only_and_a_queue_declared_ahead_is_the_one_the_coordinator_declares()
+    {
+        await using var servers = await TestServers.IsolateAsync();
+        var (mine, other) = (Guid.NewGuid(), Guid.NewGuid());
+        // Declared ahead as a tool would (ReplyTopology.DeclareAsync); the coordinator's endpoint then declares the
+        // same queue with its own arguments, which RabbitMQ accepts only when they are equal.
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(servers.RabbitMq) };
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await Activations.ServiceDefaults.ReplyTopology.DeclareAsync(channel, mine);
+            await Activations.ServiceDefaults.ReplyTopology.DeclareAsync(channel, other);
+        }
+        var received = new System.Collections.Concurrent.ConcurrentBag<Guid>();
+        var bus = await Faults.StartBusAsync(servers);
+        try
+        {
+            var handle = bus.ConnectReceiveEndpoint(QueueNames.Results(mine), endpoint =>
+            {
+                Activations.ServiceDefaults.ReplyTopology.ConfigureEndpoint(endpoint, mine);
+                endpoint.Handler<QuestionsAnswered>(context =>
+                {
+                    received.Add(context.Message.JobId);
+                    return Task.CompletedTask;
+                });
+            });
+            await handle.Ready.WaitAsync(TimeSpan.FromSeconds(30));
+            await bus.Publish(new QuestionsAnswered { JobId = other, Results = [], Failures = [] });
+            await bus.Publish(new QuestionsAnswered { JobId = mine, Results = [], Failures = [] });
+            Assert.True(await Faults.EventuallyAsync(() => Task.FromResult(received.Count >= 1), TimeSpan.FromSeconds(30)));
+            await Task.Delay(1000);
+            Assert.Equal([mine], received.ToArray());
+            // The other job's reply waits in the other job's queue, for its coordinator.
+            Assert.Equal(1u, await Faults.ReadyMessagesAsync(servers, QueueNames.Results(other)));
+            await handle.StopAsync();
+        }
+        finally
+        {
+            await bus.StopAsync();
         }
     }
 }
