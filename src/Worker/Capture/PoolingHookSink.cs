@@ -66,7 +66,7 @@ public sealed class PoolingHookSink : HookSink, IDisposable
             // One device-to-host copy for every hook of the batch.
             // A model split over devices pools each hook on its layer's device: gather them on the first one's.
             var device = pooled[0].Pooled.device;
-            flat = torch.cat(pooled.Select(p => p.Pooled.device.Equals(device) ? p.Pooled : p.Pooled.to(device)).ToList(), 1).cpu().data<float>().ToArray();
+            flat = HostCopy.ToArray<float>(torch.cat(pooled.Select(p => p.Pooled.device.Equals(device) ? p.Pooled : p.Pooled.to(device)).ToList(), 1));
         }
         var rows = new Dictionary<HookPoint, float[]>[batch];
         for (var r = 0; r < batch; r++)
