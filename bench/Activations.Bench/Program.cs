@@ -6,7 +6,7 @@ using Activations.Bench;
 //        Activations.Bench gpu-parity [--fixtures tests/fixtures/parity] [--device cuda] [--dtypes float32,float16,bfloat16] [--json gpu-parity.json]
 //        Activations.Bench gpu-speed [--device cuda] [--dtypes float16] [--batches 1,8,32,128,512] [--cases short,prompts-512] [--seconds 1] [--json gpu-speed.json] [--inputs gpu-inputs.json]
 //        Activations.Bench gpu-ops [--device cuda] [--dtype float16] [--shapes 512x14,8x512,128x14]   (each step of one layer timed alone)
-//        (the GPU modes run on a GPU machine from a self-contained publish: tools/gpu/README.md)
+//        (the GPU modes run on a GPU machine from a self-contained publish: docs/gpu.md)
 //        dotnet run --project bench/Activations.Bench -c Release -- engine-families [--batches 8,32] [--models qwen2-1.5b,llama-8b,qwen3-8b]   (bf16; ~11 GB per 8B case)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
