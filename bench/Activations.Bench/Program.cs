@@ -5,7 +5,8 @@ using Activations.Bench;
 //        (--cases: separated by ';', each a --hooks list (hook_embed, blocks.L.hook_resid_post, ...) or a --layers list)
 //        Activations.Bench gpu-parity [--fixtures tests/fixtures/parity] [--device cuda] [--dtypes float32,float16,bfloat16] [--json gpu-parity.json]
 //        Activations.Bench gpu-speed [--device cuda] [--dtypes float16] [--batches 1,8,32,128,512] [--cases short,prompts-512] [--seconds 1] [--json gpu-speed.json] [--inputs gpu-inputs.json]
-//        (the GPU modes run on a GPU machine from a self-contained publish: tools/gpu/README.md)
+//        Activations.Bench gpu-ops [--device cuda] [--dtype float16] [--shapes 512x14,8x512,128x14]   (each step of one layer timed alone)
+//        (the GPU modes run on a GPU machine from a self-contained publish: docs/gpu.md)
 //        dotnet run --project bench/Activations.Bench -c Release -- engine-families [--batches 8,32] [--models qwen2-1.5b,llama-8b,qwen3-8b]   (bf16; ~11 GB per 8B case)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -30,6 +31,10 @@ switch (mode)
     case "gpu-speed":
         GpuBenchmark.Speed(Option("--device") ?? "cuda", (Option("--dtypes") ?? "float16").Split(','), (Option("--batches") ?? "1,8,32,128,512").Split(',').Select(int.Parse).ToArray(),
             (Option("--cases") ?? "short,prompts-512").Split(','), Option("--json") ?? "gpu-speed.json", Option("--inputs") ?? "gpu-inputs.json", double.Parse(Option("--seconds") ?? "1", System.Globalization.CultureInfo.InvariantCulture));
+        return 0;
+    case "gpu-ops":
+        GpuBenchmark.Ops(Option("--device") ?? "cuda", Option("--dtype") ?? "float16",
+            [.. (Option("--shapes") ?? "512x14,8x512,128x14").Split(',').Select(s => s.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1])))]);
         return 0;
     case "pipeline":
         PipelineBenchmark.Run(int.Parse(Option("--questions") ?? "100000"), int.Parse(Option("--batch-size") ?? "256"),

@@ -7,6 +7,8 @@ set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}
 BUDGET=${BUDGET:-520}          # seconds for everything
 SPEED_DTYPES=${SPEED_DTYPES:-float16}
+HF_PARITY=${HF_PARITY:-1}     # 0: skip the transformers parity step
+OPS=${OPS:-0}                 # 1: also time each step of one layer (gpu-ops)
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 export PYTHONUNBUFFERED=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -64,7 +66,8 @@ if (( parity_rc != 0 && parity_rc != 1 )) && [ -d .gpu/libtorchsharp-src ]; then
       && { echo "rebuilt glue:"; abi_check; parity; parity_rc=$?; }
 fi
 
-step "transformers parity" 120 python3 tools/hf-parity/hf_parity.py --out "$OUT/hf-parity.json"
+(( HF_PARITY )) && step "transformers parity" 120 python3 tools/hf-parity/hf_parity.py --out "$OUT/hf-parity.json"
+(( OPS )) && step "engine steps timed alone" 90 "$BENCH/Activations.Bench" gpu-ops --device cuda --dtype float16
 
 step "engine speed" 200 "$BENCH/Activations.Bench" gpu-speed --device cuda --dtypes "$SPEED_DTYPES" --batches 1,8,32,128,512 \
     --cases short,prompts-512 --json "$OUT/gpu-speed.json" --inputs /tmp/gpu-inputs.json

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using Activations.ServiceDefaults;
+using Activations.Worker.Model;
 using static TorchSharp.torch;
 
 namespace Activations.Coordinator.Assembly;
@@ -60,9 +61,7 @@ public static class SafetensorsFileWriter
         {
             throw new PlatformNotSupportedException("safetensors is little-endian");
         }
-        using var compact = tensor.detach().cpu().contiguous();
-        return compact.dtype == ScalarType.Float16
-            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(compact.data<Half>().ToArray().AsSpan()).ToArray()
-            : System.Runtime.InteropServices.MemoryMarshal.AsBytes(compact.data<float>().ToArray().AsSpan()).ToArray();
+        using var detached = tensor.detach();
+        return HostCopy.Bytes(detached);
     }
 }

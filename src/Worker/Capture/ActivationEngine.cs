@@ -215,13 +215,10 @@ public sealed class ActivationEngine : IDisposable
         }
         using var scope = torch.NewDisposeScope();
         var ids = torch.tensor(padded, [batch, length], ScalarType.Int64);
-        Tensor? keyValid = null;
-        if (lengths.Any(l => l != length))
-        {
-            keyValid = torch.arange(0, length, ScalarType.Int64).unsqueeze(0).lt(torch.tensor(lengths, ScalarType.Int64).unsqueeze(1));
-        }
+        // No key-padding mask: rows are right-padded and attention is causal, so a real token never reads a padded
+        // position, and pooling reads real positions only. Causal-only attention takes the fused kernels' fastest path.
         using var hooks = new PoolingHookSink(spec.Hooks, lengths, spec.Pooling, leadingBos: spec.BosPolicy == BosPolicy.Bos);
-        model.Forward(ids, keyValid, hooks);
+        model.Forward(ids, null, hooks);
         var output = hooks.Collect();
         ForwardPasses++;
         PaddedTokens += (long)batch * length;
