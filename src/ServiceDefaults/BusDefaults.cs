@@ -22,7 +22,10 @@ public static class BusDefaults
     public static void Configure(IBusFactoryConfigurator bus)
     {
         ReplyTopology.Configure(bus);
-        bus.UseRawJsonSerializer(RawSerializerOptions.Default, isDefault: true);
+        // MassTransit 8.5's Default is AddTransportHeaders | CopyHeaders. Without CopyHeaders: a message sent while
+        // consuming would carry the consumed one's headers, x-delivery-count among them, and a question moved to
+        // isolation would arrive there already counted as a death (CrashLoopTests failed once so).
+        bus.UseRawJsonSerializer(RawSerializerOptions.AddTransportHeaders, isDefault: true);
     }
 
     /// <summary>
