@@ -105,7 +105,14 @@ public sealed class ActivationFileWriter
         return path;
     }
 
-    static Tensor Compact(Tensor tensor) => tensor.detach().cpu().contiguous().clone();
+    /// <summary>A CPU tensor whose bytes are its whole storage from offset 0: itself when it already is (no copy of a large hook), else a compact copy.</summary>
+    static Tensor Compact(Tensor tensor)
+    {
+        var detached = tensor.detach();
+        return detached.device_type == DeviceType.CPU && detached.is_contiguous() && detached.storage_offset() == 0
+            ? detached
+            : detached.cpu().contiguous().clone();
+    }
 
     /// <summary>Writes one hook's .safetensors file (tensors faithful and unfaithful, <paramref name="metadata"/> in the header) and returns its path.</summary>
     public string WriteSafetensors(string outDir, HookPoint hook, Tensor faithful, Tensor unfaithful, IReadOnlyDictionary<string, string> metadata)
