@@ -3,6 +3,7 @@ using Activations.Bench;
 // Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--dtypes float32,bf16,bf16-not-native] [--cases short,responses,mixed,long-2048,long-4096] [--not-native-cases short,mixed] [--alone-cases short,responses,mixed] [--batch-size 32] [--seed-style]
 //        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 100000] [--batch-size 256] [--cases "hook_embed;6,12,18,24"] [--modes embedded,distributed] [--baseline other/Activations.Bench.dll]   (needs the test servers)
 //        (--cases: separated by ';', each a --hooks list (hook_embed, blocks.L.hook_resid_post, ...) or a --layers list)
+//        dotnet run --project bench/Activations.Bench -c Release -- assembly [--questions 100000] [--hooks 4] [--width 1536] [--old]   (needs the test servers; --questions takes a list: 25000,100000)
 //        dotnet run --project bench/Activations.Bench -c Release -- engine-families [--batches 8,32] [--models qwen2-1.5b,llama-8b,qwen3-8b]   (bf16; ~11 GB per 8B case)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -28,7 +29,14 @@ switch (mode)
     case "pipeline-case":
         await PipelineBenchmark.RunCaseAsync(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]), args[5]);
         return 0;
+    case "assembly":
+        await AssemblyBenchmark.RunAsync([.. (Option("--questions") ?? "100000").Split(',').Select(int.Parse)], int.Parse(Option("--hooks") ?? "4"),
+            int.Parse(Option("--width") ?? "1536"), args.Contains("--old"));
+        return 0;
+    case "assembly-case":
+        await AssemblyBenchmark.RunCaseAsync(args[1], args[2], Guid.Parse(args[3]), int.Parse(args[4]));
+        return 0;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families or pipeline");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families, pipeline or assembly");
         return 2;
 }
