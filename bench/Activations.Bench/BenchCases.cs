@@ -7,7 +7,8 @@ namespace Activations.Bench;
 /// <summary>
 /// The engine benchmark's inputs, built from the sample responses file with the real Qwen tokenizer's counts:
 /// short (the 50 q1 questions), responses (each q1 question and its response, full text), mixed (the questions
-/// with every tenth replaced by a prompt of 100 to 800 tokens) and long (one prompt of 2,048 or 4,096 tokens).
+/// with every tenth replaced by a prompt of 100 to 800 tokens), long (one prompt of 2,048 or 4,096 tokens) and, for
+/// the GPU benchmark, eight prompts of 512 tokens.
 /// </summary>
 static class BenchCases
 {
@@ -31,12 +32,14 @@ static class BenchCases
             "mixed" => questions.Select((q, i) => i % 10 == 0 ? Prompt(tokenizer, fullTexts, 100 + 175 * (i / 10 % 5), i) : q).ToArray(),
             "long-2048" => [Prompt(tokenizer, fullTexts, 2048, 0)],
             "long-4096" => [Prompt(tokenizer, fullTexts, 4096, 0)],
+            // The GPU benchmark's long case: eight different prompts of exactly 512 tokens, cycled to fill a batch.
+            "prompts-512" => [.. Enumerable.Range(0, 8).Select(i => Prompt(tokenizer, fullTexts, 512, 6 * i))],
             _ => throw new ArgumentException($"unknown case '{name}': use {string.Join(", ", All)}"),
         };
     }
 
     /// <summary>A chain-of-thought-like prompt: sample exchanges one after another from <paramref name="first"/>, cut to <paramref name="tokens"/> tokens.</summary>
-    static string Prompt(QuestionTokenizer tokenizer, string[] texts, int tokens, int first)
+    internal static string Prompt(QuestionTokenizer tokenizer, string[] texts, int tokens, int first)
     {
         var pieces = new List<string>();
         var index = first;

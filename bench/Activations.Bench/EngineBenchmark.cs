@@ -143,7 +143,7 @@ static class EngineBenchmark
                     (_, residual) => cache.Add(residual.clone().DetachFromDisposeScope()), computeLogits: true);
                 foreach (var layer in layers)
                 {
-                    _ = cache[layer].to(ScalarType.Float32).mean([1]).cpu().data<float>().ToArray();
+                    _ = HostCopy.ToArray<float>(cache[layer].to(ScalarType.Float32).mean([1]));
                 }
             }
             finally

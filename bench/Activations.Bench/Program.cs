@@ -4,6 +4,10 @@ using Activations.Bench;
 //        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 100000] [--batch-size 256] [--cases "hook_embed;6,12,18,24"] [--modes embedded,distributed] [--baseline other/Activations.Bench.dll]   (needs the test servers)
 //        (--cases: separated by ';', each a --hooks list (hook_embed, blocks.L.hook_resid_post, ...) or a --layers list)
 //        dotnet run --project bench/Activations.Bench -c Release -- assembly [--questions 100000] [--hooks 4] [--width 1536] [--old]   (needs the test servers; --questions takes a list: 25000,100000)
+//        Activations.Bench gpu-parity [--fixtures tests/fixtures/parity] [--device cuda] [--dtypes float32,float16,bfloat16] [--json gpu-parity.json]
+//        Activations.Bench gpu-speed [--device cuda] [--dtypes float16] [--batches 1,8,32,128,512] [--cases short,prompts-512] [--seconds 1] [--json gpu-speed.json] [--inputs gpu-inputs.json]
+//        Activations.Bench gpu-ops [--device cuda] [--dtype float16] [--shapes 512x14,8x512,128x14]   (each step of one layer timed alone)
+//        (the GPU modes run on a GPU machine from a self-contained publish: tools/gpu/README.md)
 //        dotnet run --project bench/Activations.Bench -c Release -- engine-families [--batches 8,32] [--models qwen2-1.5b,llama-8b,qwen3-8b]   (bf16; ~11 GB per 8B case)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -22,6 +26,17 @@ switch (mode)
     case "engine-families-case":
         FamiliesBenchmark.RunCase(args[1], args[2].Split(',').Select(int.Parse).ToArray(), int.Parse(args[3]), args[4]);
         return 0;
+    case "gpu-parity":
+        return GpuBenchmark.Parity(Option("--fixtures") ?? Path.Combine("tests", "fixtures", "parity"), Option("--device") ?? "cuda",
+            (Option("--dtypes") ?? "float32,float16,bfloat16").Split(','), Option("--json") ?? "gpu-parity.json");
+    case "gpu-speed":
+        GpuBenchmark.Speed(Option("--device") ?? "cuda", (Option("--dtypes") ?? "float16").Split(','), (Option("--batches") ?? "1,8,32,128,512").Split(',').Select(int.Parse).ToArray(),
+            (Option("--cases") ?? "short,prompts-512").Split(','), Option("--json") ?? "gpu-speed.json", Option("--inputs") ?? "gpu-inputs.json", double.Parse(Option("--seconds") ?? "1", System.Globalization.CultureInfo.InvariantCulture));
+        return 0;
+    case "gpu-ops":
+        GpuBenchmark.Ops(Option("--device") ?? "cuda", Option("--dtype") ?? "float16",
+            [.. (Option("--shapes") ?? "512x14,8x512,128x14").Split(',').Select(s => s.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1])))]);
+        return 0;
     case "pipeline":
         PipelineBenchmark.Run(int.Parse(Option("--questions") ?? "100000"), int.Parse(Option("--batch-size") ?? "256"),
             (Option("--cases") ?? "hook_embed;6,12,18,24").Split(';'), (Option("--modes") ?? "embedded,distributed").Split(','), Option("--baseline"));
@@ -37,6 +52,6 @@ switch (mode)
         await AssemblyBenchmark.RunCaseAsync(args[1], args[2], Guid.Parse(args[3]), int.Parse(args[4]));
         return 0;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families, pipeline or assembly");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families, gpu-parity, gpu-speed, pipeline or assembly");
         return 2;
 }

@@ -139,19 +139,31 @@ public sealed class ActivationEngine : IDisposable
     /// </summary>
     public IReadOnlyList<QuestionCapture> Capture(IReadOnlyList<string> questions, CaptureSpec spec, int batchSize)
     {
+        using var tokenizing = ActivationsTelemetry.Source.StartActivity("tokenize");
+        tokenizing?.SetTag("activations.questions", questions.Count);
+        var inputs = questions.Select(q => Tokenize(q, spec.BosPolicy)).ToArray();
+        tokenizing?.SetTag("activations.token_count", inputs.Sum(i => i.Length));
+        tokenizing?.Dispose();
+        return CaptureTokenized(inputs, spec, batchSize);
+    }
+
+    /// <summary>
+    /// <see cref="Capture"/> for model inputs already tokenized under <paramref name="spec"/>'s BOS policy (each a
+    /// question's ids, the BOS included where the policy puts it).
+    /// </summary>
+    public IReadOnlyList<QuestionCapture> CaptureTokenized(IReadOnlyList<int[]> inputs, CaptureSpec spec, int batchSize)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (spec.Hooks.Count == 0 || spec.LayersNeeded > model.LayerCount)
         {
             throw new ArgumentException($"the engine holds layers 0..{model.LayerCount - 1}; asked for {string.Join(", ", spec.Hooks)}");
         }
         var maxTokens = MaxTokens(spec);
-        var results = new QuestionCapture?[questions.Count];
-        var tokenized = new List<(int Index, int[] Ids)>();
-        using var tokenizing = ActivationsTelemetry.Source.StartActivity("tokenize");
-        tokenizing?.SetTag("activations.questions", questions.Count);
-        for (var i = 0; i < questions.Count; i++)
+        var results = new QuestionCapture?[inputs.Count];
+        var runnable = new List<(int Index, int[] Ids)>();
+        for (var i = 0; i < inputs.Count; i++)
         {
-            var ids = Tokenize(questions[i], spec.BosPolicy);
+            var ids = inputs[i];
             if (ids.Length == 0)
             {
                 results[i] = new QuestionCapture(0, null, "the question has no tokens");
@@ -162,15 +174,13 @@ public sealed class ActivationEngine : IDisposable
             }
             else
             {
-                tokenized.Add((i, ids));
+                runnable.Add((i, ids));
             }
         }
-        tokenizing?.SetTag("activations.token_count", tokenized.Sum(t => t.Ids.Length));
-        tokenizing?.Dispose();
         var batcher = new TokenBudgetBatcher(batchSize, TokenBudget);
-        foreach (var rows in batcher.Plan(tokenized.Select(t => t.Ids.Length).ToArray()))
+        foreach (var rows in batcher.Plan(runnable.Select(t => t.Ids.Length).ToArray()))
         {
-            var chunk = rows.Select(r => tokenized[r]).ToArray();
+            var chunk = rows.Select(r => runnable[r]).ToArray();
             var vectors = RunBatch(chunk.Select(c => c.Ids).ToArray(), spec);
             for (var row = 0; row < chunk.Length; row++)
             {
@@ -205,13 +215,10 @@ public sealed class ActivationEngine : IDisposable
         }
         using var scope = torch.NewDisposeScope();
         var ids = torch.tensor(padded, [batch, length], ScalarType.Int64);
-        Tensor? keyValid = null;
-        if (lengths.Any(l => l != length))
-        {
-            keyValid = torch.arange(0, length, ScalarType.Int64).unsqueeze(0).lt(torch.tensor(lengths, ScalarType.Int64).unsqueeze(1));
-        }
+        // No key-padding mask: rows are right-padded and attention is causal, so a real token never reads a padded
+        // position, and pooling reads real positions only. Causal-only attention takes the fused kernels' fastest path.
         using var hooks = new PoolingHookSink(spec.Hooks, lengths, spec.Pooling, leadingBos: spec.BosPolicy == BosPolicy.Bos);
-        model.Forward(ids, keyValid, hooks);
+        model.Forward(ids, null, hooks);
         var output = hooks.Collect();
         ForwardPasses++;
         PaddedTokens += (long)batch * length;

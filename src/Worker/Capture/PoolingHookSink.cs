@@ -16,6 +16,8 @@ public sealed class PoolingHookSink : HookSink, IDisposable
     readonly Pooling pooling;
     readonly bool leadingBos;
     readonly List<(HookPoint Hook, Tensor Pooled)> pooled = [];
+    // The lengths on each device the hooks come from, copied once: every copy to a GPU waits for the work queued before it.
+    readonly Dictionary<string, Tensor> endsOn = [];
 
     /// <param name="lengths">real tokens per row</param>
     /// <param name="leadingBos">whether every row starts with a BOS (skipped by <see cref="Pooling.MeanNoBos"/>)</param>
@@ -39,7 +41,12 @@ public sealed class PoolingHookSink : HookSink, IDisposable
             throw new InvalidOperationException($"{hook} was reported twice in one forward pass");
         }
         // [batch, width] float32, kept past the layer's dispose scope until Collect.
-        pooled.Add((hook, ResidualPooler.Pool(values, lengths, pooling, leadingBos).DetachFromDisposeScope()));
+        var device = values.device.ToString();
+        if (!endsOn.TryGetValue(device, out var ends))
+        {
+            ends = endsOn[device] = torch.tensor(lengths, ScalarType.Int64, values.device).DetachFromDisposeScope();
+        }
+        pooled.Add((hook, ResidualPooler.Pool(values, ends, pooling, leadingBos).DetachFromDisposeScope()));
     }
 
     /// <summary>Every row's pooled vector per hook; throws if a wanted hook was never reported.</summary>
@@ -59,7 +66,7 @@ public sealed class PoolingHookSink : HookSink, IDisposable
             // One device-to-host copy for every hook of the batch.
             // A model split over devices pools each hook on its layer's device: gather them on the first one's.
             var device = pooled[0].Pooled.device;
-            flat = torch.cat(pooled.Select(p => p.Pooled.device.Equals(device) ? p.Pooled : p.Pooled.to(device)).ToList(), 1).cpu().data<float>().ToArray();
+            flat = HostCopy.ToArray<float>(torch.cat(pooled.Select(p => p.Pooled.device.Equals(device) ? p.Pooled : p.Pooled.to(device)).ToList(), 1));
         }
         var rows = new Dictionary<HookPoint, float[]>[batch];
         for (var r = 0; r < batch; r++)
@@ -82,5 +89,10 @@ public sealed class PoolingHookSink : HookSink, IDisposable
             tensor.Dispose();
         }
         pooled.Clear();
+        foreach (var ends in endsOn.Values)
+        {
+            ends.Dispose();
+        }
+        endsOn.Clear();
     }
 }

@@ -7,17 +7,16 @@ namespace Activations.Worker.Capture;
 /// <summary>Reduces a right-padded hook tensor [batch, seq, width] to one float32 vector per row, over real tokens only.</summary>
 public static class ResidualPooler
 {
-    /// <param name="lengths">real tokens per row</param>
+    /// <param name="ends">real tokens per row, int64 [batch] on the residual's device</param>
     /// <param name="leadingBos">whether every row starts with a BOS (skipped by <see cref="Pooling.MeanNoBos"/>)</param>
     /// <returns>[batch, hidden] float32 on the residual's device</returns>
-    public static Tensor Pool(Tensor residual, long[] lengths, Pooling pooling, bool leadingBos)
+    public static Tensor Pool(Tensor residual, Tensor ends, Pooling pooling, bool leadingBos)
     {
         var batch = residual.shape[0];
         var length = residual.shape[1];
         var hidden = residual.shape[2];
         var device = residual.device;
         var values = residual.to(ScalarType.Float32);
-        var ends = torch.tensor(lengths, ScalarType.Int64, device);
         if (pooling == Pooling.Last)
         {
             var index = (ends - 1).view(batch, 1, 1).expand(batch, 1, hidden);

@@ -10,7 +10,7 @@ namespace Activations.Worker.Loading;
 /// </summary>
 public sealed class RandomWeightSource(ScalarType dtype, Device device, long seed = 7) : IWeightSource
 {
-    readonly Generator generator = new Generator((ulong)seed, device);
+    readonly Generator generator = new Generator((ulong)seed, CPU);
 
     public ScalarType Dtype => dtype;
 
@@ -28,15 +28,30 @@ public sealed class RandomWeightSource(ScalarType dtype, Device device, long see
         for (long row = 0; row < shape[0]; row += rowsPerSlice)
         {
             using var slice = tensor.narrow(0, row, Math.Min(rowsPerSlice, shape[0] - row));
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal))
+            if (slice.device_type == DeviceType.CPU)
             {
-                slice.normal_(1.0, 0.1, generator);
+                Draw(name, slice);
             }
             else
             {
-                slice.uniform_(-0.035, 0.035, generator); // std 0.02, and much faster to draw than normal_
+                // TorchSharp's generators are CPU generators: drawn on the host, then copied (the same numbers on every device).
+                using var host = torch.empty(slice.shape, slice.dtype);
+                Draw(name, host);
+                slice.copy_(host);
             }
         }
         BytesLoaded += tensor.NumberOfElements * tensor.ElementSize;
+    }
+
+    void Draw(string name, Tensor slice)
+    {
+        if (name.EndsWith("norm.weight", StringComparison.Ordinal))
+        {
+            slice.normal_(1.0, 0.1, generator);
+        }
+        else
+        {
+            slice.uniform_(-0.035, 0.035, generator); // std 0.02, and much faster to draw than normal_
+        }
     }
 }

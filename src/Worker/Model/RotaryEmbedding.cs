@@ -24,7 +24,7 @@ public sealed class RotaryEmbedding : IDisposable
     public double AttentionScaling { get; }
 
     /// <summary>The inverse frequencies [head_dim / 2], float32 on the CPU (a copy).</summary>
-    public float[] InverseFrequencies => inverseFrequencies.data<float>().ToArray();
+    public float[] InverseFrequencies => HostCopy.ToArray<float>(inverseFrequencies);
 
     /// <summary>cos and sin for positions 0..length-1 on <paramref name="device"/>, each [length, head_dim]; cached for the longest length seen.</summary>
     public (Tensor Cos, Tensor Sin) ForLength(long length, Device device)

@@ -24,10 +24,9 @@ public static class ScaledDotProductAttention
         var kvHeads = k.shape[1];
         if (kvHeads != heads)
         {
-            // TorchSharp's binding has no enable_gqa flag: expand kv heads (small next to q for any length).
-            var groups = heads / kvHeads;
-            k = k.repeat_interleave(groups, 1);
-            v = v.repeat_interleave(groups, 1);
+            // TorchSharp's binding has no enable_gqa flag: HF's repeat_kv (expand, then one copy; no device sync).
+            k = RepeatKv(k, heads / kvHeads);
+            v = RepeatKv(v, heads / kvHeads);
         }
         var headDim = q.shape[^1];
         if (scale is { } s && Math.Abs(s * Math.Sqrt(headDim) - 1) > 1e-12)
@@ -38,5 +37,12 @@ public static class ScaledDotProductAttention
         return mask is null
             ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
             : F.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+    }
+
+    /// <summary>[batch, kv_heads, seq, head_dim] -> [batch, kv_heads * groups, seq, head_dim], kv head g serving query heads g * groups ..</summary>
+    static Tensor RepeatKv(Tensor x, long groups)
+    {
+        var (batch, kvHeads, length, headDim) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+        return x.unsqueeze(2).expand(batch, kvHeads, groups, length, headDim).reshape(batch, kvHeads * groups, length, headDim);
     }
 }
