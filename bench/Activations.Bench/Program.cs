@@ -3,6 +3,7 @@ using Activations.Bench;
 // Usage: dotnet run --project bench/Activations.Bench -c Release -- engine [--dtypes float32,bf16,bf16-not-native] [--cases short,responses,mixed,long-2048,long-4096] [--not-native-cases short,mixed] [--alone-cases short,responses,mixed] [--batch-size 32] [--seed-style]
 //        dotnet run --project bench/Activations.Bench -c Release -- pipeline [--questions 100000] [--batch-size 256] [--cases "hook_embed;6,12,18,24"] [--modes embedded,distributed] [--baseline other/Activations.Bench.dll]   (needs the test servers)
 //        (--cases: separated by ';', each a --hooks list (hook_embed, blocks.L.hook_resid_post, ...) or a --layers list)
+//        dotnet run --project bench/Activations.Bench -c Release -- assembly [--questions 100000] [--hooks 4] [--width 1536] [--old]   (needs the test servers; --questions takes a list: 25000,100000)
 //        Activations.Bench gpu-parity [--fixtures tests/fixtures/parity] [--device cuda] [--dtypes float32,float16,bfloat16] [--json gpu-parity.json]
 //        Activations.Bench gpu-speed [--device cuda] [--dtypes float16] [--batches 1,8,32,128,512] [--cases short,prompts-512] [--seconds 1] [--json gpu-speed.json] [--inputs gpu-inputs.json]
 //        Activations.Bench gpu-ops [--device cuda] [--dtype float16] [--shapes 512x14,8x512,128x14]   (each step of one layer timed alone)
@@ -43,7 +44,14 @@ switch (mode)
     case "pipeline-case":
         await PipelineBenchmark.RunCaseAsync(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]), args[5]);
         return 0;
+    case "assembly":
+        await AssemblyBenchmark.RunAsync([.. (Option("--questions") ?? "100000").Split(',').Select(int.Parse)], int.Parse(Option("--hooks") ?? "4"),
+            int.Parse(Option("--width") ?? "1536"), args.Contains("--old"));
+        return 0;
+    case "assembly-case":
+        await AssemblyBenchmark.RunCaseAsync(args[1], args[2], Guid.Parse(args[3]), int.Parse(args[4]));
+        return 0;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families, gpu-parity, gpu-speed or pipeline");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families, gpu-parity, gpu-speed, pipeline or assembly");
         return 2;
 }

@@ -42,12 +42,12 @@ public sealed class AssemblyTests : IDisposable
     [Theory]
     [InlineData(ActivationDtype.Float32)]
     [InlineData(ActivationDtype.Float16)]
-    public void Round_trip_through_pybridge_and_torch_load_keeps_rows_values_and_dtype(ActivationDtype dtype)
+    public async Task Round_trip_through_pybridge_and_torch_load_keeps_rows_values_and_dtype(ActivationDtype dtype)
     {
         var faithful = Ids("f", 12);
         var unfaithful = Ids("u", 10);
         var table = Table(faithful.Concat(unfaithful), 24, Layers);
-        var written = Assembler().AssembleAndWrite(new AssemblyRequest(Requested(Layers, 24), faithful, unfaithful, table, dtype), OutDir);
+        var written = await Assembler().AssembleAndWriteAsync(new AssemblyRequest(Requested(Layers, 24), faithful, unfaithful, table, dtype), OutDir);
 
         Assert.Equal(["layer_6_activations.pt", "layer_12_activations.pt"], written.Select(Path.GetFileName));
         foreach (var layer in Layers)
@@ -98,12 +98,12 @@ public sealed class AssemblyTests : IDisposable
     [Theory]
     [InlineData(ActivationDtype.Float32, "torch.FloatStorage", 4)]
     [InlineData(ActivationDtype.Float16, "torch.HalfStorage", 2)]
-    public void Python_stdlib_check_accepts_the_file_as_weights_only(ActivationDtype dtype, string storage, int _)
+    public async Task Python_stdlib_check_accepts_the_file_as_weights_only(ActivationDtype dtype, string storage, int _)
     {
         var faithful = Ids("f", 11);
         var unfaithful = Ids("u", 10);
         var table = Table(faithful.Concat(unfaithful), 8, Layers);
-        Assembler().AssembleAndWrite(new AssemblyRequest(Requested(Layers, 8), faithful, unfaithful, table, dtype), OutDir);
+        await Assembler().AssembleAndWriteAsync(new AssemblyRequest(Requested(Layers, 8), faithful, unfaithful, table, dtype), OutDir);
 
         var summary = RunCheckPt(Path.Combine(OutDir, "layer_12_activations.pt"));
         var f = summary.GetProperty("faithful");
@@ -189,7 +189,7 @@ public sealed class AssemblyTests : IDisposable
     }
 
     [Fact]
-    public void A_violation_in_any_layer_writes_nothing()
+    public async Task A_violation_in_any_layer_writes_nothing()
     {
         var faithful = Ids("f", 12);
         var unfaithful = Ids("u", 10);
@@ -200,7 +200,7 @@ public sealed class AssemblyTests : IDisposable
         foreach (var id in unfaithful) table.Add(id, HookPoint.ResidPost(18), new float[7]);
         var manifestBuilt = false;
 
-        Assert.Throws<ContractViolationException>(() => Assembler().AssembleAndWrite(
+        await Assert.ThrowsAsync<ContractViolationException>(() => Assembler().AssembleAndWriteAsync(
             new AssemblyRequest(Requested(layers, 8), faithful, unfaithful, table, ActivationDtype.Float32), OutDir,
             () => { manifestBuilt = true; throw new InvalidOperationException("not reached"); }));
 
@@ -209,14 +209,14 @@ public sealed class AssemblyTests : IDisposable
     }
 
     [Fact]
-    public void Too_few_rows_writes_nothing()
+    public async Task Too_few_rows_writes_nothing()
     {
         var faithful = Ids("f", 12);
         var unfaithful = Ids("u", 9);
         var table = Table(faithful.Concat(unfaithful), 8, Layers);
         Directory.CreateDirectory(OutDir);
 
-        var e = Assert.Throws<ContractViolationException>(() => Assembler().AssembleAndWrite(
+        var e = await Assert.ThrowsAsync<ContractViolationException>(() => Assembler().AssembleAndWriteAsync(
             new AssemblyRequest(Requested(Layers, 8), faithful, unfaithful, table, ActivationDtype.Float16), OutDir));
 
         Assert.Equal(ContractCheck.MinUnfaithfulRows, e.Check);
@@ -224,7 +224,7 @@ public sealed class AssemblyTests : IDisposable
     }
 
     [Fact]
-    public void A_failed_write_leaves_no_file_and_no_temp_file()
+    public async Task A_failed_write_leaves_no_file_and_no_temp_file()
     {
         var writer = new ActivationFileWriter((stream, _) =>
         {
@@ -235,7 +235,7 @@ public sealed class AssemblyTests : IDisposable
         var unfaithful = Ids("u", 10);
         var table = Table(faithful.Concat(unfaithful), 8, Layers);
 
-        var e = Assert.Throws<InvalidInputException>(() => Assembler(writer).AssembleAndWrite(
+        var e = await Assert.ThrowsAsync<InvalidInputException>(() => Assembler(writer).AssembleAndWriteAsync(
             new AssemblyRequest(Requested(Layers, 8), faithful, unfaithful, table, ActivationDtype.Float32), OutDir));
 
         Assert.Contains("layer_6_activations.pt", e.Message);
@@ -260,7 +260,7 @@ public sealed class AssemblyTests : IDisposable
     }
 
     [Fact]
-    public void Values_past_the_fp16_range_are_warned_about()
+    public async Task Values_past_the_fp16_range_are_warned_about()
     {
         var faithful = Ids("f", 10);
         var unfaithful = Ids("u", 10);
@@ -268,9 +268,8 @@ public sealed class AssemblyTests : IDisposable
         foreach (var id in faithful.Concat(unfaithful)) table.Add(id, HookPoint.ResidPost(6), [1f, id == "f003" ? 70000f : 2f]);
         var logger = new ListLogger<ActivationAssembler>();
 
-        var built = new ActivationAssembler(new ActivationFileWriter(), logger)
-            .Build(new AssemblyRequest(Requested([6], 2), faithful, unfaithful, table, ActivationDtype.Float16));
-        foreach (var layer in built) layer.Dispose();
+        using var built = await new ActivationAssembler(new ActivationFileWriter(), logger)
+            .BuildHookAsync(new AssemblyRequest(Requested([6], 2), faithful, unfaithful, table, ActivationDtype.Float16), HookPoint.ResidPost(6));
 
         var warning = Assert.Single(logger.Messages(Microsoft.Extensions.Logging.LogLevel.Warning));
         Assert.Contains("Layer 6: 1 activation values are inf or NaN", warning);
@@ -313,7 +312,7 @@ public sealed class AssemblyTests : IDisposable
     }
 
     [Fact]
-    public void Manifest_is_written_last_in_snake_case()
+    public async Task Manifest_is_written_last_in_snake_case()
     {
         var faithful = Ids("f", 10);
         var unfaithful = Ids("u", 10);
@@ -321,7 +320,7 @@ public sealed class AssemblyTests : IDisposable
         var started = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
         var tokenCounts = faithful.Concat(unfaithful).ToDictionary(id => id, _ => 11);
 
-        var written = Assembler().AssembleAndWrite(
+        var written = await Assembler().AssembleAndWriteAsync(
             new AssemblyRequest(Requested(Layers, 8), faithful, unfaithful, table, ActivationDtype.Float32), OutDir,
             () =>
             {
@@ -372,7 +371,7 @@ public sealed class AssemblyTests : IDisposable
     }
 
     [Fact]
-    public void A_result_holding_a_hook_the_job_did_not_ask_for_is_a_contract_violation_and_writes_nothing()
+    public async Task A_result_holding_a_hook_the_job_did_not_ask_for_is_a_contract_violation_and_writes_nothing()
     {
         var faithful = Ids("f", 10);
         var unfaithful = Ids("u", 10);
@@ -380,7 +379,7 @@ public sealed class AssemblyTests : IDisposable
         var extra = HookPoint.At(HookKind.MlpOut, 6);
         table.Add("u004", extra, new float[8]);
 
-        var e = Assert.Throws<ContractViolationException>(() => Assembler().AssembleAndWrite(
+        var e = await Assert.ThrowsAsync<ContractViolationException>(() => Assembler().AssembleAndWriteAsync(
             new AssemblyRequest(Requested(Layers, 8), faithful, unfaithful, table, ActivationDtype.Float32), OutDir));
 
         Assert.Equal(ContractCheck.RequestedHook, e.Check);
@@ -390,18 +389,18 @@ public sealed class AssemblyTests : IDisposable
     }
 
     [Fact]
-    public void A_result_missing_a_requested_hook_or_at_another_width_is_a_contract_violation()
+    public async Task A_result_missing_a_requested_hook_or_at_another_width_is_a_contract_violation()
     {
         var faithful = Ids("f", 10);
         var unfaithful = Ids("u", 10);
         var table = Table(faithful.Concat(unfaithful).Where(id => id != "f007"), 8, Layers);
         table.Add("f007", HookPoint.ResidPost(6), new float[8]);
-        var missing = Assert.Throws<ContractViolationException>(() => Assembler().Build(new AssemblyRequest(Requested(Layers, 8), faithful, unfaithful, table, ActivationDtype.Float32)));
+        var missing = await Assert.ThrowsAsync<ContractViolationException>(() => Assembler().AssembleAndWriteAsync(new AssemblyRequest(Requested(Layers, 8), faithful, unfaithful, table, ActivationDtype.Float32), OutDir));
         Assert.Equal(ContractCheck.MissingHook, missing.Check);
         Assert.EndsWith("layer 12: pair 'f007' has no vector for it", missing.Message);
 
         var wide = Table(faithful.Concat(unfaithful), 8, Layers);
-        var e = Assert.Throws<ContractViolationException>(() => Assembler().AssembleAndWrite(new AssemblyRequest(Requested(Layers, 12), faithful, unfaithful, wide, ActivationDtype.Float32), OutDir));
+        var e = await Assert.ThrowsAsync<ContractViolationException>(() => Assembler().AssembleAndWriteAsync(new AssemblyRequest(Requested(Layers, 12), faithful, unfaithful, wide, ActivationDtype.Float32), OutDir));
         Assert.Equal(ContractCheck.ExpectedWidth, e.Check);
     }
 }
@@ -441,7 +440,7 @@ public sealed class HookFileTests : IDisposable
     [Theory]
     [InlineData(ActivationDtype.Float32, "torch.float32", "F32")]
     [InlineData(ActivationDtype.Float16, "torch.float16", "F16")]
-    public void Every_hook_is_written_as_pt_and_safetensors_and_reads_back_in_python_and_torchsharp(ActivationDtype dtype, string torchDtype, string safetensorsDtype)
+    public async Task Every_hook_is_written_as_pt_and_safetensors_and_reads_back_in_python_and_torchsharp(ActivationDtype dtype, string torchDtype, string safetensorsDtype)
     {
         const int width = 6;
         var (faithful, unfaithful, table) = Inputs(width);
@@ -451,7 +450,7 @@ public sealed class HookFileTests : IDisposable
             Formats = OutputFormats.Pt | OutputFormats.Safetensors,
             Metadata = Metadata,
         };
-        var written = new ActivationAssembler(new ActivationFileWriter(), new ListLogger<ActivationAssembler>()).AssembleAndWrite(request, output);
+        var written = await new ActivationAssembler(new ActivationFileWriter(), new ListLogger<ActivationAssembler>()).AssembleAndWriteAsync(request, output);
 
         Assert.Equal(
             ["hook_embed_activations.pt", "hook_embed_activations.safetensors",
@@ -488,12 +487,12 @@ public sealed class HookFileTests : IDisposable
     }
 
     [Fact]
-    public void Python_reads_fail_on_a_truncated_safetensors_file()
+    public async Task Python_reads_fail_on_a_truncated_safetensors_file()
     {
         // The readers' own power: a file cut short is refused, not read as zeros.
         var (faithful, unfaithful, table) = Inputs(4);
         var output = Path.Combine(_dir.Path, "out");
-        new ActivationAssembler(new ActivationFileWriter(), new ListLogger<ActivationAssembler>()).AssembleAndWrite(
+        await new ActivationAssembler(new ActivationFileWriter(), new ListLogger<ActivationAssembler>()).AssembleAndWriteAsync(
             new AssemblyRequest([.. Hooks.Select(h => new RequestedHook(h, 4))], faithful, unfaithful, table, ActivationDtype.Float32) { Formats = OutputFormats.Safetensors }, output);
         var path = Path.Combine(output, "layer_3_activations.safetensors");
         Assert.False(File.Exists(Path.Combine(output, "layer_3_activations.pt")));

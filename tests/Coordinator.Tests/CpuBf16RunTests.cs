@@ -24,7 +24,9 @@ public class CpuBf16RunTests
             Assert.Equal("float32", manifest.RootElement.GetProperty("compute_dtype").GetString());
         }
 
-        // The same job asked in float32 writes the same bytes: nothing was computed in bf16.
+        // The same job asked in float32 gives the same vectors: nothing was computed in bf16, which would differ by
+        // about 1e-3. Not bit for bit: the embedded worker's batches depend on message timing, and another batch
+        // (other padded lengths, other matmul blocking) moves float32 results by about 1e-8.
         var float32 = await CliProcess.RunAsync(CliProcess.Coordinator, Run(Path.Combine(temp.Path, "float32"), "float32"), environment: emulated);
         Assert.True(float32.ExitCode == 0, float32.Error);
         Assert.DoesNotContain("bf16 was asked for", float32.Output + float32.Error);
@@ -35,8 +37,8 @@ public class CpuBf16RunTests
         using (f16)
         using (u16)
         {
-            Assert.Equal(0f, (f32 - f16).abs().max().item<float>());
-            Assert.Equal(0f, (u32 - u16).abs().max().item<float>());
+            Assert.InRange((f32 - f16).abs().max().item<float>(), 0f, 1e-6f);
+            Assert.InRange((u32 - u16).abs().max().item<float>(), 0f, 1e-6f);
         }
     }
 

@@ -95,6 +95,28 @@ public class StallTests(ITestOutputHelper log)
         Assert.DoesNotContain("No worker has consumed", rerun.Output);
     }
 
+    [Fact]
+    public async Task The_stall_timeout_also_fails_a_job_that_waits_in_the_publish_window()
+    {
+        // More questions than the publish window lets out unanswered (30,000) and no worker: the coordinator waits
+        // for room to publish, never reaching the wait for results, and the same watch must end that wait too.
+        using var temp = new TempFolder();
+        var job = FaultJob.Generate(Path.Combine(temp.Path, "inputs"), pairs: 45_300);
+        await using var servers = await TestServers.IsolateAsync();
+        var arguments = job.Distributed(Path.Combine(temp.Path, "out"), servers, "--stall-timeout", "5");
+        arguments[Array.IndexOf(arguments, "--max-faithful") + 1] = "30100";
+        arguments[Array.IndexOf(arguments, "--max-unfaithful") + 1] = "100";
+
+        var (exitCode, output, error) = await CliProcess.RunAsync(CliProcess.Coordinator, arguments, TimeSpan.FromMinutes(4));
+
+        Assert.True(exitCode == 4, output + error);
+        var line = Assert.Single(error.Trim().Split('\n'));
+        Assert.StartsWith("error: no result arrived for ", line);
+        Assert.Contains("(--stall-timeout); 0 of 30200 questions are done. ", line);
+        Assert.DoesNotContain("Published", output);
+        Assert.Equal(["failed"], await servers.QueryAsync<string>("SELECT status FROM jobs"));
+    }
+
     /// <summary>The HH:mm:ss stamp of a console log line.</summary>
     static TimeSpan TimeOf(string line) => TimeSpan.Parse(line[..8]);
 }

@@ -36,84 +36,116 @@ public sealed class HookActivations(HookPoint hook, Tensor faithful, Tensor unfa
 }
 
 /// <summary>
-/// Stacks the pooled vectors into per-hook <c>faithful</c> [n, d] and <c>unfaithful</c> [m, d] tensors, checks every
-/// hook the results hold against <see cref="ActivationContract"/> and the job's request, and only then writes the
-/// files and the manifest, so a violation anywhere leaves nothing on disk.
+/// Assembles a job's files one hook at a time. First every hook is checked against <see cref="ActivationContract"/>
+/// and the job's request from the vectors' lengths alone (membership, a vector for every pair, one width, enough
+/// rows: no value read), so a violation anywhere leaves nothing on disk. Then, hook by hook, its vectors are read
+/// straight into one preallocated tensor per class, its files written, and its tensors released before the next:
+/// memory holds one hook, not the job.
 /// </summary>
 public sealed class ActivationAssembler(ActivationFileWriter writer, ILogger<ActivationAssembler> logger)
 {
     /// <summary>
-    /// Builds a tensor pair for every hook the job asked for; the caller disposes them. A result holding a hook the job
-    /// did not ask for, or a pair without a vector for a requested hook, is a contract violation; rows of unequal width
-    /// fail the d_model check.
+    /// Checks every hook, then builds and writes each hook's files in the requested formats, then the manifest from
+    /// <paramref name="buildManifest"/> (called after the hook files, so its finish time covers them). Returns the paths written.
     /// </summary>
-    public IReadOnlyList<HookActivations> Build(AssemblyRequest request)
+    public async Task<IReadOnlyList<string>> AssembleAndWriteAsync(AssemblyRequest request, string outDir, Func<Manifest>? buildManifest = null, CancellationToken cancellation = default)
     {
-        var built = new List<HookActivations>();
-        try
+        var rows = Rows(request);
+        await CheckAsync(request, rows, cancellation);
+        logger.LogInformation("All {HookCount} hooks pass the activation contract", request.Hooks.Count);
+
+        var written = new List<string>();
+        foreach (var requested in request.Hooks.OrderBy(r => r.Hook))
         {
-            // What the results hold against what the job asked for, before any stacking.
-            foreach (var held in request.Vectors.Hooks)
+            using var hook = await BuildHookAsync(request, rows, requested, cancellation);
+            if (request.Formats.HasFlag(OutputFormats.Pt))
             {
-                ActivationContract.CheckRequested(held, request.Hooks);
+                written.Add(writer.WriteHook(outDir, hook.Hook, hook.Faithful, hook.Unfaithful));
             }
-            foreach (var hook in request.Hooks.Select(r => r.Hook).Order())
+            if (request.Formats.HasFlag(OutputFormats.Safetensors))
             {
-                var faithful = Stack(request.FaithfulPairIds, hook, request.Vectors, request.Dtype);
-                var unfaithful = Stack(request.UnfaithfulPairIds, hook, request.Vectors, request.Dtype);
-                built.Add(new HookActivations(hook, faithful, unfaithful));
-                WarnIfNotFinite(hook, faithful, unfaithful);
+                var metadata = new Dictionary<string, string>(request.Metadata) { ["hook"] = hook.Hook.Name };
+                written.Add(writer.WriteSafetensors(outDir, hook.Hook, hook.Faithful, hook.Unfaithful, metadata));
             }
-            return built;
         }
-        catch
+        if (buildManifest is not null)
         {
-            built.ForEach(b => b.Dispose());
-            throw;
+            written.Add(ManifestFile.Write(outDir, buildManifest()));
+        }
+        return written;
+    }
+
+    /// <summary>One hook's tensor pair, read from the vectors (no checking pass first); the caller disposes it.</summary>
+    public Task<HookActivations> BuildHookAsync(AssemblyRequest request, HookPoint hook, CancellationToken cancellation = default)
+        => BuildHookAsync(request, Rows(request), ActivationContract.CheckRequested(hook, request.Hooks), cancellation);
+
+    static HookRows Rows(AssemblyRequest request) => new("pair", request.FaithfulPairIds, request.UnfaithfulPairIds);
+
+    /// <summary>
+    /// The checking pass, in the order a full build would meet the problems: a hook the job did not ask for; then per
+    /// hook, a pair without a vector or of another width than the class's first row; then the contract's shape checks.
+    /// </summary>
+    static async Task CheckAsync(AssemblyRequest request, HookRows rows, CancellationToken cancellation)
+    {
+        var hooks = request.Hooks.Select(r => r.Hook).Order().ToList();
+        var (held, lengths) = await rows.LengthsAsync(request.Vectors, hooks, cancellation);
+        foreach (var hook in held)
+        {
+            ActivationContract.CheckRequested(hook, request.Hooks);
+        }
+        var shapes = hooks.ToDictionary(h => h, h => lengths[h].Select((l, table) => Shape(h, rows.Tables[table], l)).ToArray());
+        var dtype = request.Dtype.ToScalarType();
+        foreach (var hook in hooks)
+        {
+            ActivationContract.Validate(hook, shapes[hook][0], shapes[hook][1], dtype, dtype, request.Hooks);
         }
     }
 
-    /// <summary>
-    /// Builds, validates every hook, writes each hook's files in the requested formats, then the manifest from
-    /// <paramref name="buildManifest"/> (called after the hook files, so its finish time covers them). Returns the paths written.
-    /// </summary>
-    public IReadOnlyList<string> AssembleAndWrite(AssemblyRequest request, string outDir, Func<Manifest>? buildManifest = null)
+    /// <summary>[rows, width] of one class at one hook, from its vectors' lengths; no rows is [0, 0] (the minimum-rows check reports it).</summary>
+    static long[] Shape(HookPoint hook, IReadOnlyList<string> pairIds, int[] lengths)
     {
-        var hooks = Build(request);
-        try
+        if (pairIds.Count == 0)
         {
-            // All checks before any write: a bad layer 24 must not leave layers 6-18 behind.
-            foreach (var hook in hooks)
-            {
-                ActivationContract.Validate(hook.Hook, hook.Faithful, hook.Unfaithful, request.Hooks);
-            }
-            logger.LogInformation("All {HookCount} hooks pass the activation contract", hooks.Count);
-
-            var written = new List<string>();
-            foreach (var hook in hooks)
-            {
-                if (request.Formats.HasFlag(OutputFormats.Pt))
-                {
-                    written.Add(writer.WriteHook(outDir, hook.Hook, hook.Faithful, hook.Unfaithful));
-                }
-                if (request.Formats.HasFlag(OutputFormats.Safetensors))
-                {
-                    var metadata = new Dictionary<string, string>(request.Metadata) { ["hook"] = hook.Hook.Name };
-                    written.Add(writer.WriteSafetensors(outDir, hook.Hook, hook.Faithful, hook.Unfaithful, metadata));
-                }
-            }
-            if (buildManifest is not null)
-            {
-                written.Add(ManifestFile.Write(outDir, buildManifest()));
-            }
-            return written;
+            return [0, 0];
         }
-        finally
+        var width = lengths[0];
+        for (var row = 0; row < pairIds.Count; row++)
         {
-            foreach (var hook in hooks)
+            if (lengths[row] < 0)
             {
-                hook.Dispose();
+                throw new ContractViolationException(ContractCheck.MissingHook, hook, $"pair '{pairIds[row]}' has no vector for it");
             }
+            if (lengths[row] != width)
+            {
+                throw new ContractViolationException(ContractCheck.SameModelDimension, hook,
+                    $"pair '{pairIds[row]}' has {lengths[row]} values, pair '{pairIds[0]}' has {width}");
+            }
+        }
+        return [pairIds.Count, width];
+    }
+
+    async Task<HookActivations> BuildHookAsync(AssemblyRequest request, HookRows rows, RequestedHook requested, CancellationToken cancellation)
+    {
+        var tensors = await rows.ReadAsync(request.Vectors, requested.Hook, requested.Width, cancellation);
+        var (faithful, unfaithful) = (tensors[0], tensors[1]);
+        if (request.Dtype != ActivationDtype.Float32)
+        {
+            // One class at a time, so the float32 and the converted copy of both classes are never held together.
+            (faithful, unfaithful) = (Convert(faithful, request.Dtype), Convert(unfaithful, request.Dtype));
+        }
+        if (request.Dtype == ActivationDtype.Float16)
+        {
+            // Float32 values are finite: results are validated when recorded. Only the conversion can overflow.
+            WarnIfNotFinite(requested.Hook, faithful, unfaithful);
+        }
+        return new HookActivations(requested.Hook, faithful, unfaithful);
+    }
+
+    static Tensor Convert(Tensor float32, ActivationDtype dtype)
+    {
+        using (float32)
+        {
+            return float32.to_type(dtype.ToScalarType(), copy: true);
         }
     }
 
@@ -134,33 +166,4 @@ public sealed class ActivationAssembler(ActivationFileWriter writer, ILogger<Act
                 hook.Kind == HookKind.ResidPost ? $"Layer {hook.Layer}" : hook.Name, count, faithful.dtype);
         }
     }
-
-    static Tensor Stack(IReadOnlyList<string> pairIds, HookPoint hook, IPooledVectorSource vectors, ActivationDtype dtype)
-    {
-        if (pairIds.Count == 0)
-        {
-            // No rows: the contract's minimum-rows check reports it.
-            return zeros([0, 0], dtype.ToScalarType());
-        }
-        var first = Vector(vectors, pairIds[0], hook);
-        var width = first.Length;
-        var data = new float[checked(pairIds.Count * width)];
-        for (var row = 0; row < pairIds.Count; row++)
-        {
-            var vector = row == 0 ? first : Vector(vectors, pairIds[row], hook);
-            if (vector.Length != width)
-            {
-                throw new ContractViolationException(ContractCheck.SameModelDimension, hook,
-                    $"pair '{pairIds[row]}' has {vector.Length} values, pair '{pairIds[0]}' has {width}");
-            }
-            vector.Span.CopyTo(data.AsSpan(row * width, width));
-        }
-        using var float32 = tensor(data, [pairIds.Count, width], ScalarType.Float32);
-        return float32.to_type(dtype.ToScalarType(), copy: true);
-    }
-
-    static ReadOnlyMemory<float> Vector(IPooledVectorSource vectors, string pairId, HookPoint hook)
-        => vectors.TryGet(pairId, hook, out var vector)
-            ? vector
-            : throw new ContractViolationException(ContractCheck.MissingHook, hook, $"pair '{pairId}' has no vector for it");
 }

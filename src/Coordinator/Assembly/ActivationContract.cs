@@ -16,37 +16,44 @@ public static class ActivationContract
     public const int MinRowsPerClass = 10;
 
     public static void Validate(HookPoint hook, Tensor faithful, Tensor unfaithful, IReadOnlyCollection<RequestedHook> requested)
+        => Validate(hook, faithful.shape, unfaithful.shape, faithful.dtype, unfaithful.dtype, requested);
+
+    /// <summary>
+    /// The same checks on the shapes and dtypes alone, so assembly can check every hook from the vectors' lengths
+    /// before it reads any value or writes any file.
+    /// </summary>
+    public static void Validate(HookPoint hook, long[] faithful, long[] unfaithful, ScalarType faithfulDtype, ScalarType unfaithfulDtype, IReadOnlyCollection<RequestedHook> requested)
     {
-        if (faithful.dim() != 2 || unfaithful.dim() != 2)
+        if (faithful.Length != 2 || unfaithful.Length != 2)
         {
             throw new ContractViolationException(ContractCheck.TwoDimensional, hook,
                 $"faithful has shape {Shape(faithful)}, unfaithful has shape {Shape(unfaithful)}; expected [n, d_model]");
         }
-        if (faithful.shape[0] < MinRowsPerClass)
+        if (faithful[0] < MinRowsPerClass)
         {
             throw new ContractViolationException(ContractCheck.MinFaithfulRows, hook,
-                $"{faithful.shape[0]} faithful rows, at least {MinRowsPerClass} are required");
+                $"{faithful[0]} faithful rows, at least {MinRowsPerClass} are required");
         }
-        if (unfaithful.shape[0] < MinRowsPerClass)
+        if (unfaithful[0] < MinRowsPerClass)
         {
             throw new ContractViolationException(ContractCheck.MinUnfaithfulRows, hook,
-                $"{unfaithful.shape[0]} unfaithful rows, at least {MinRowsPerClass} are required");
+                $"{unfaithful[0]} unfaithful rows, at least {MinRowsPerClass} are required");
         }
-        if (faithful.shape[1] != unfaithful.shape[1])
+        if (faithful[1] != unfaithful[1])
         {
             throw new ContractViolationException(ContractCheck.SameModelDimension, hook,
-                $"faithful d_model is {faithful.shape[1]}, unfaithful d_model is {unfaithful.shape[1]}");
+                $"faithful d_model is {faithful[1]}, unfaithful d_model is {unfaithful[1]}");
         }
-        if (!IsAllowed(faithful.dtype) || !IsAllowed(unfaithful.dtype))
+        if (!IsAllowed(faithfulDtype) || !IsAllowed(unfaithfulDtype))
         {
             throw new ContractViolationException(ContractCheck.FloatDtype, hook,
-                $"faithful is {faithful.dtype}, unfaithful is {unfaithful.dtype}");
+                $"faithful is {faithfulDtype}, unfaithful is {unfaithfulDtype}");
         }
         var asked = CheckRequested(hook, requested);
-        if (faithful.shape[1] != asked.Width)
+        if (faithful[1] != asked.Width)
         {
             throw new ContractViolationException(ContractCheck.ExpectedWidth, hook,
-                $"{faithful.shape[1]} values per row, the job expects {asked.Width}");
+                $"{faithful[1]} values per row, the job expects {asked.Width}");
         }
     }
 
@@ -76,5 +83,5 @@ public static class ActivationContract
 
     static bool IsAllowed(ScalarType dtype) => dtype is ScalarType.Float32 or ScalarType.Float16;
 
-    static string Shape(Tensor tensor) => $"[{string.Join(", ", tensor.shape)}]";
+    static string Shape(long[] shape) => $"[{string.Join(", ", shape)}]";
 }

@@ -1,4 +1,3 @@
-using System.Collections;
 using Activations.Contracts;
 using Activations.ServiceDefaults;
 using Microsoft.Extensions.Logging;
@@ -11,24 +10,24 @@ namespace Activations.Coordinator.Assembly;
 
 /// <summary>
 /// Writes a hook's file (<c>layer_{L}_activations.pt</c> for blocks.L.hook_resid_post, <c>{hook}_activations.pt</c> for
-/// every other hook): the dict <c>{'faithful': Tensor, 'unfaithful': Tensor}</c> in torch.save's zip format, which
-/// <c>torch.load(path, weights_only=True)</c> reads. Each file is written atomically.
+/// every other hook): the dict <c>{'faithful': Tensor, 'unfaithful': Tensor}</c> in torch.save's zip format
+/// (<see cref="TorchSaveFormat"/>), which <c>torch.load(path, weights_only=True)</c> reads. Each file is written atomically.
 /// </summary>
 public sealed class ActivationFileWriter
 {
     public const string FaithfulKey = "faithful";
     public const string UnfaithfulKey = "unfaithful";
 
-    readonly Action<Stream, IDictionary> _serialize;
+    readonly Action<Stream, IReadOnlyList<(string Name, Tensor Tensor)>> _serialize;
     readonly ILogger _logger;
 
     public ActivationFileWriter(ILogger<ActivationFileWriter>? logger = null)
-        : this((stream, dict) => PyTorchPickler.PickleStateDict(stream, dict, leaveOpen: true), logger)
+        : this(TorchSaveFormat.Write, logger)
     {
     }
 
     /// <summary>Lets tests make the serializer fail part way through a file.</summary>
-    internal ActivationFileWriter(Action<Stream, IDictionary> serialize, ILogger? logger = null)
+    internal ActivationFileWriter(Action<Stream, IReadOnlyList<(string Name, Tensor Tensor)>> serialize, ILogger? logger = null)
     {
         _serialize = serialize;
         _logger = logger ?? NullLogger.Instance;
@@ -79,12 +78,8 @@ public sealed class ActivationFileWriter
         var path = Path.Combine(outDir, FileNameFor(hook));
         using (NewDisposeScope())
         {
-            // The pickler writes a tensor's bytes as its whole storage at offset 0, so hand it compact CPU copies.
-            var state = new Dictionary<string, Tensor>
-            {
-                [FaithfulKey] = Compact(faithful),
-                [UnfaithfulKey] = Compact(unfaithful),
-            };
+            // The file holds a tensor's bytes as its whole storage at offset 0, so the writer gets compact CPU tensors.
+            List<(string, Tensor)> state = [(FaithfulKey, Compact(faithful)), (UnfaithfulKey, Compact(unfaithful))];
             AtomicFile.Write(path, stream => _serialize(stream, state));
         }
         _logger.LogInformation("Wrote {ActivationFile}: faithful [{FaithfulShape}], unfaithful [{UnfaithfulShape}], {Dtype}",
@@ -98,14 +93,21 @@ public sealed class ActivationFileWriter
         CheckWritable(Path.GetDirectoryName(Path.GetFullPath(path))!);
         using (NewDisposeScope())
         {
-            var state = tensors.ToDictionary(t => t.Name, t => Compact(t.Tensor));
+            var state = tensors.Select(t => (t.Name, Compact(t.Tensor))).ToList();
             AtomicFile.Write(path, stream => _serialize(stream, state));
         }
         _logger.LogInformation("Wrote {ActivationFile}: {Tensors}", path, string.Join(", ", tensors.Select(t => $"{t.Name} [{string.Join(", ", t.Tensor.shape)}]")));
         return path;
     }
 
-    static Tensor Compact(Tensor tensor) => tensor.detach().cpu().contiguous().clone();
+    /// <summary>A CPU tensor whose bytes are its whole storage from offset 0: itself when it already is (no copy of a large hook), else a compact copy.</summary>
+    static Tensor Compact(Tensor tensor)
+    {
+        var detached = tensor.detach();
+        return detached.device_type == DeviceType.CPU && detached.is_contiguous() && detached.storage_offset() == 0
+            ? detached
+            : detached.cpu().contiguous().clone();
+    }
 
     /// <summary>Writes one hook's .safetensors file (tensors faithful and unfaithful, <paramref name="metadata"/> in the header) and returns its path.</summary>
     public string WriteSafetensors(string outDir, HookPoint hook, Tensor faithful, Tensor unfaithful, IReadOnlyDictionary<string, string> metadata)

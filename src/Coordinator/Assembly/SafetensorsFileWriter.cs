@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using Activations.ServiceDefaults;
-using Activations.Worker.Model;
 using static TorchSharp.torch;
 
 namespace Activations.Coordinator.Assembly;
@@ -18,15 +17,20 @@ public static class SafetensorsFileWriter
 
     public static void Write(string path, IReadOnlyList<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string> metadata)
     {
-        var header = new Dictionary<string, object> { [MetadataKey] = metadata };
-        var blobs = new List<byte[]>();
-        long offset = 0;
-        foreach (var (name, tensor) in tensors)
+        if (!BitConverter.IsLittleEndian)
         {
-            var bytes = Bytes(tensor);
-            header[name] = new { dtype = DtypeName(tensor.dtype), shape = tensor.shape, data_offsets = new[] { offset, offset + bytes.Length } };
-            blobs.Add(bytes);
-            offset += bytes.Length;
+            throw new PlatformNotSupportedException("safetensors is little-endian");
+        }
+        using var scope = NewDisposeScope();
+        // Compact CPU views (no copy when the tensor already is one); their bytes go to the file straight from native memory.
+        var compact = tensors.Select(t => (t.Name, Tensor: t.Tensor.detach().cpu().contiguous())).ToList();
+        var header = new Dictionary<string, object> { [MetadataKey] = metadata };
+        long offset = 0;
+        foreach (var (name, tensor) in compact)
+        {
+            var length = tensor.NumberOfElements * tensor.ElementSize;
+            header[name] = new { dtype = DtypeName(tensor.dtype), shape = tensor.shape, data_offsets = new[] { offset, offset + length } };
+            offset += length;
         }
         var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
         var padded = (json.Length + 7) / 8 * 8;
@@ -40,9 +44,12 @@ public static class SafetensorsFileWriter
             {
                 stream.WriteByte((byte)' ');
             }
-            foreach (var blob in blobs)
+            foreach (var (_, tensor) in compact)
             {
-                stream.Write(blob);
+                if (tensor.NumberOfElements > 0)
+                {
+                    stream.Write(tensor.bytes);
+                }
             }
         });
     }
@@ -53,15 +60,4 @@ public static class SafetensorsFileWriter
         ScalarType.Float16 => "F16",
         _ => throw new ArgumentException($"no safetensors writer for {dtype}", nameof(dtype)),
     };
-
-    /// <summary>The tensor's values, row-major, little-endian (this machine's order; .NET runs little-endian here).</summary>
-    static byte[] Bytes(Tensor tensor)
-    {
-        if (!BitConverter.IsLittleEndian)
-        {
-            throw new PlatformNotSupportedException("safetensors is little-endian");
-        }
-        using var detached = tensor.detach();
-        return HostCopy.Bytes(detached);
-    }
 }

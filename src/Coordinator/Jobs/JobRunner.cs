@@ -202,10 +202,37 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             var endpoint = await control.GetSendEndpoint(address);
             var publishing = Stopwatch.StartNew();
             var publishSpan = ActivationsTelemetry.Source.StartActivity("publish");
+            // One watch for the whole wait, the publish window's included: no consumer on the queue is reported, and
+            // --stall-timeout fails the job, whether the coordinator waits for room to publish or for the last results.
+            var waitClock = Stopwatch.StartNew();
+            var stall = new StallWatch(run.StallTimeout, waitClock.Elapsed);
+            var nextQueueCheck = TimeSpan.Zero;
+            QueueState? state = null;
+            async Task WatchAsync(JobProgress seen)
+            {
+                var now = waitClock.Elapsed;
+                if (queueWatch is not null && now >= nextQueueCheck)
+                {
+                    nextQueueCheck = now + QueueCheckInterval;
+                    state = await queueWatch.StateAsync(queue, cancellation);
+                    if (stall.WarnNoConsumer(now, state?.Consumers))
+                    {
+                        logger.LogWarning("No worker has consumed {Queue} for {Seconds:F0} s: {Waiting} questions wait there. {Advice}",
+                            queue, StallWatch.NoConsumerWarning.TotalSeconds, state!.Waiting, WhatToCheck(run, folder, fingerprint));
+                    }
+                }
+                if (stall.IsStalled(now, seen.Finished))
+                {
+                    var queued = state is null ? "its state is unknown" : $"it has {state.Consumers} consumer(s) and {state.Waiting} question(s) waiting";
+                    throw new JobStalledException($"no result arrived for {stall.SinceProgress(now).TotalSeconds:F0} s (--stall-timeout); {seen.Finished} of {seen.Total} questions are done. "
+                        + $"The questions are in {queue}: {queued}. {WhatToCheck(run, folder, fingerprint)} Run the same command again to resume.");
+                }
+            }
+
             var window = new PublishWindow(store, job.Id, progress.Finished);
             foreach (var chunk in missing.Chunk(SendChunk))
             {
-                await window.WaitForRoomAsync(chunk.Length, cancellation);
+                await window.WaitForRoomAsync(chunk.Length, WatchAsync, cancellation);
                 await endpoint.SendBatch(chunk.Select(q => new CaptureQuestion
                 {
                     JobId = job.Id,
@@ -228,10 +255,6 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             // every ProgressReadInterval for the log, is the database read (and it decides).
             var confirmAt = store.RecordedHere + (progress.Total - progress.Finished);
             var lastRead = Stopwatch.StartNew();
-            var waitClock = Stopwatch.StartNew();
-            var stall = new StallWatch(run.StallTimeout, waitClock.Elapsed);
-            var nextQueueCheck = TimeSpan.Zero;
-            QueueState? state = null;
             while (!progress.IsComplete)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
@@ -246,23 +269,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
                 progress = await store.ProgressAsync(job.Id, cancellation);
                 lastRead.Restart();
                 reporter.Report(progress);
-                var now = waitClock.Elapsed;
-                if (queueWatch is not null && now >= nextQueueCheck)
-                {
-                    nextQueueCheck = now + QueueCheckInterval;
-                    state = await queueWatch.StateAsync(queue, cancellation);
-                    if (stall.WarnNoConsumer(now, state?.Consumers))
-                    {
-                        logger.LogWarning("No worker has consumed {Queue} for {Seconds:F0} s: {Waiting} questions wait there. {Advice}",
-                            queue, StallWatch.NoConsumerWarning.TotalSeconds, state!.Waiting, WhatToCheck(run, folder, fingerprint));
-                    }
-                }
-                if (stall.IsStalled(now, progress.Finished))
-                {
-                    var seen = state is null ? "its state is unknown" : $"it has {state.Consumers} consumer(s) and {state.Waiting} question(s) waiting";
-                    throw new JobStalledException($"no result arrived for {stall.SinceProgress(now).TotalSeconds:F0} s (--stall-timeout); {progress.Finished} of {progress.Total} questions are done. "
-                        + $"The questions are in {queue}: {seen}. {WhatToCheck(run, folder, fingerprint)} Run the same command again to resume.");
-                }
+                await WatchAsync(progress);
                 confirmAt = recorded + (progress.Total - progress.Finished);
             }
             reporter.Report(progress, force: true);
@@ -328,7 +335,8 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         long published;
         long answered;
 
-        public async Task WaitForRoomAsync(int next, CancellationToken cancellation)
+        /// <param name="watch">the job's stall watch, given the database's count each time the window reads it</param>
+        public async Task WaitForRoomAsync(int next, Func<JobProgress, Task> watch, CancellationToken cancellation)
         {
             var stalled = Stopwatch.StartNew();
             while (published + next - Math.Max(answered, store.RecordedHere - recordedAtStart) > Limit)
@@ -336,7 +344,9 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
                 await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
                 if (stalled.Elapsed >= ProgressReadInterval)
                 {
-                    answered = Math.Max(answered, (await store.ProgressAsync(jobId, cancellation)).Finished - finishedAtStart);
+                    var progress = await store.ProgressAsync(jobId, cancellation);
+                    answered = Math.Max(answered, progress.Finished - finishedAtStart);
+                    await watch(progress);
                     stalled.Restart();
                 }
             }
@@ -375,7 +385,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             },
         };
         var assembler = new ActivationAssembler(new ActivationFileWriter(loggers.CreateLogger<ActivationFileWriter>()), loggers.CreateLogger<ActivationAssembler>());
-        var files = assembler.AssembleAndWrite(request, run.Out, () => new Manifest
+        var files = await assembler.AssembleAndWriteAsync(request, run.Out, () => new Manifest
         {
             ToolVersion = Manifest.CurrentToolVersion,
             Model = new ManifestModel(run.Model.Model, run.Model.Revision, HubCommitOf(context.ModelFolder), context.Fingerprint),
@@ -397,7 +407,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
             TokenCounts = tokenCounts,
             Timings = new ManifestTimings(context.Started, DateTimeOffset.UtcNow, Math.Round((DateTimeOffset.UtcNow - context.Started).TotalSeconds, 3)),
             Files = [.. requested.SelectMany(r => OutputFormatNames.Extensions(run.Formats).Select(e => r.Hook.FileStem + e))],
-        });
+        }, cancellation);
         logger.LogInformation("Wrote {Count} files to {Out} in {Seconds:F1} s: {Faithful} faithful and {Unfaithful} unfaithful rows per hook, {Dtype}",
             files.Count, run.Out, clock.Elapsed.TotalSeconds, request.FaithfulPairIds.Count, request.UnfaithfulPairIds.Count, request.Dtype.Name());
         return files;
@@ -405,8 +415,8 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
 
     /// <summary>
     /// What the store holds for a finished job, as every command's assembly needs it: the questions, those kept (all
-    /// but the failed ones, which --on-failure drop leaves out and names in the log), every kept question's vector
-    /// by hook, the hooks the job asked for, the workers that answered, and each kept question's token count.
+    /// but the failed ones, which --on-failure drop leaves out and names in the log), where every kept question's
+    /// vector is read by hook, the hooks the job asked for, the workers that answered, and each kept question's token count.
     /// </summary>
     internal async Task<StoredResults> ReadResultsAsync(Guid jobId, IReadOnlyList<QuestionFailureRecord> failures, CancellationToken cancellation)
     {
@@ -419,16 +429,9 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         }
         var kept = questions.Where(q => !dropped.Contains(q.QuestionIndex)).ToList();
         var pairOf = kept.ToDictionary(q => q.QuestionIndex, q => q.PairId);
-        // Every vector under the hook it was stored with; what the results hold is checked against what the job asked for.
-        var vectors = new PooledVectorTable();
-        foreach (var vector in await store.VectorsAsync(jobId, cancellation))
-        {
-            if (pairOf.TryGetValue(vector.QuestionIndex, out var pairId))
-            {
-                // Names were checked as the messages were read (HookPoint's JSON converter).
-                vectors.Add(pairId, HookPoint.Parse(vector.Hook), MemoryMarshal.Cast<byte, float>(vector.Values).ToArray());
-            }
-        }
+        // Every vector under the hook it was stored with, read hook by hook as assembly asks; what the results hold is
+        // checked against what the job asked for.
+        var vectors = new StoredVectorSource(store, jobId, pairOf);
         var tokenCounts = kept.ToDictionary(q => q.PairId, q => results[q.QuestionIndex].TokenCount);
         var requested = (await store.JobHooksAsync(jobId, cancellation))
             .Select(h => new RequestedHook(HookPoint.Parse(h.Hook), h.Width)).OrderBy(r => r.Hook).ToList();
@@ -483,7 +486,7 @@ internal sealed record CapturedJob(JobRecord Job, bool Resumed, CaptureSpec Spec
 internal sealed record StoredResults(
     IReadOnlyList<QuestionRecord> Questions,
     IReadOnlyList<QuestionRecord> Kept,
-    PooledVectorTable Vectors,
+    IPooledVectorSource Vectors,
     IReadOnlyList<RequestedHook> Requested,
     IReadOnlyList<ManifestWorker> Workers,
     IReadOnlyDictionary<string, int> TokenCounts);

@@ -63,9 +63,17 @@ public sealed class PromptCaptureRunner(ILoggerFactory loggers, JobRunner jobs)
         }
         var labels = Labels(rows);
         var dtype = ActivationDtypes.ForCompute(spec.Dtype);
-        foreach (var held in stored.Vectors.Hooks)
+        // The checking pass, from the vectors' lengths alone: every hook is checked before any file is written, so a
+        // bad hook leaves nothing behind.
+        var layout = new HookRows("prompt", rows.Select(r => r.Id).ToList());
+        var (held, lengths) = await layout.LengthsAsync(stored.Vectors, stored.Requested.Select(r => r.Hook), cancellation);
+        foreach (var hook in held)
         {
-            ActivationContract.CheckRequested(held, stored.Requested);
+            ActivationContract.CheckRequested(hook, stored.Requested);
+        }
+        foreach (var hook in stored.Requested)
+        {
+            CheckLengths(rows, hook, lengths[hook.Hook][0]);
         }
         var metadata = new Dictionary<string, string>
         {
@@ -79,25 +87,27 @@ public sealed class PromptCaptureRunner(ILoggerFactory loggers, JobRunner jobs)
         var writer = new ActivationFileWriter(loggers.CreateLogger<ActivationFileWriter>());
         var extensions = OutputFormatNames.Extensions(run.Formats);
 
-        // Every hook is stacked and checked before any file is written: a bad hook leaves nothing behind.
-        var built = new List<(RequestedHook Hook, List<(string Name, Tensor Tensor)> Tensors)>();
+        // Then one hook at a time: read into one preallocated tensor, written, released before the next.
         var written = new List<string>();
-        try
+        foreach (var hook in stored.Requested)
         {
-            foreach (var hook in stored.Requested)
+            var tensors = new List<(string Name, Tensor Tensor)>();
+            try
             {
-                var all = Stack(rows, hook, stored.Vectors, dtype);
-                var tensors = new List<(string, Tensor)> { (ActivationsKey, all) };
-                built.Add((hook, tensors));
+                var all = (await layout.ReadAsync(stored.Vectors, hook.Hook, hook.Width, cancellation))[0];
+                tensors.Add((ActivationsKey, all));
+                if (dtype != ActivationDtype.Float32)
+                {
+                    tensors[0] = (ActivationsKey, all.to_type(dtype.ToScalarType(), copy: true));
+                    all.Dispose();
+                    all = tensors[0].Tensor;
+                }
                 foreach (var label in labels)
                 {
                     var indices = rows.Select((r, i) => (r, i)).Where(x => x.r.Label == label).Select(x => (long)x.i).ToArray();
                     using var index = tensor(indices, ScalarType.Int64);
                     tensors.Add((LabelKey(label), all.index_select(0, index)));
                 }
-            }
-            foreach (var (hook, tensors) in built)
-            {
                 foreach (var extension in extensions)
                 {
                     var path = Path.Combine(run.Out, FileStem(hook.Hook) + extension);
@@ -112,10 +122,10 @@ public sealed class PromptCaptureRunner(ILoggerFactory loggers, JobRunner jobs)
                     }
                 }
             }
-        }
-        finally
-        {
-            built.ForEach(b => b.Tensors.ForEach(t => t.Tensor.Dispose()));
+            finally
+            {
+                tensors.ForEach(t => t.Tensor.Dispose());
+            }
         }
 
         var failures = captured.Failures;
@@ -149,23 +159,19 @@ public sealed class PromptCaptureRunner(ILoggerFactory loggers, JobRunner jobs)
         return written;
     }
 
-    /// <summary>[rows, width] in file order; a missing vector or a row of another width than the job expects is a contract violation.</summary>
-    static Tensor Stack(IReadOnlyList<PromptRow> rows, RequestedHook hook, IPooledVectorSource vectors, ActivationDtype dtype)
+    /// <summary>Every row has a vector at <paramref name="hook"/>, of the width the job expects: else a contract violation.</summary>
+    static void CheckLengths(IReadOnlyList<PromptRow> rows, RequestedHook hook, int[] lengths)
     {
-        var data = new float[checked(rows.Count * hook.Width)];
         for (var row = 0; row < rows.Count; row++)
         {
-            if (!vectors.TryGet(rows[row].Id, hook.Hook, out var vector))
+            if (lengths[row] < 0)
             {
                 throw new ContractViolationException(ContractCheck.MissingHook, hook.Hook, $"prompt '{rows[row].Id}' has no vector for it");
             }
-            if (vector.Length != hook.Width)
+            if (lengths[row] != hook.Width)
             {
-                throw new ContractViolationException(ContractCheck.ExpectedWidth, hook.Hook, $"prompt '{rows[row].Id}' has {vector.Length} values, the job expects {hook.Width}");
+                throw new ContractViolationException(ContractCheck.ExpectedWidth, hook.Hook, $"prompt '{rows[row].Id}' has {lengths[row]} values, the job expects {hook.Width}");
             }
-            vector.Span.CopyTo(data.AsSpan(row * hook.Width, hook.Width));
         }
-        using var float32 = tensor(data, [rows.Count, hook.Width], ScalarType.Float32);
-        return float32.to_type(dtype.ToScalarType(), copy: true);
     }
 }

@@ -13,6 +13,9 @@ namespace Activations.Coordinator.Store;
 /// <summary>A result refused by <see cref="ResultValidator"/> for a running job: its question is still missing.</summary>
 public sealed record RejectedResult(Guid JobId, int QuestionIndex, string Worker, string Reason);
 
+/// <summary>Where one stored vector's bytes go: a span of exactly <paramref name="byteLength"/> bytes, or empty to skip it.</summary>
+public delegate Span<byte> VectorDestination(int questionIndex, int byteLength);
+
 /// <summary>What one call recording results did.</summary>
 public sealed record RecordedResults(int Inserted, IReadOnlyList<RejectedResult> Rejected);
 
@@ -157,6 +160,52 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         await using var db = connection.CreateContext();
         return await db.Vectors.AsNoTracking().Where(v => v.JobId == jobId).ToListAsync(ct);
     }, cancellation).AsTask();
+
+    /// <summary>
+    /// Visits the question, hook and byte length of every vector of the job without reading its values: assembly's
+    /// checking pass. Streamed row by row (nothing is materialised); a database restart retries the whole read, so
+    /// <paramref name="visit"/> must be idempotent.
+    /// </summary>
+    public Task VisitVectorLengthsAsync(Guid jobId, Action<int, string, int> visit, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        var query = db.Vectors.AsNoTracking().Where(v => v.JobId == jobId)
+            .Select(v => new { v.QuestionIndex, v.Hook, Length = v.Values.Length });
+        await foreach (var row in query.AsAsyncEnumerable().WithCancellation(ct))
+        {
+            visit(row.QuestionIndex, row.Hook, row.Length);
+        }
+    }, cancellation).AsTask();
+
+    /// <summary>
+    /// Copies every vector of the job at <paramref name="hook"/>, in question order, straight into the bytes
+    /// <paramref name="destination"/> gives for it (an empty span skips the vector): one reader with sequential
+    /// access, so no row is held beyond the driver's buffer. A database restart retries the whole read, so
+    /// <paramref name="destination"/> must be idempotent.
+    /// </summary>
+    public Task ReadHookVectorsAsync(Guid jobId, string hook, VectorDestination destination, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
+    {
+        await using var db = connection.CreateContext();
+        // The command EF Core builds (its parameter conversions: SQLite stores a Guid as text), run with our own reader.
+        await using var command = db.Vectors.AsNoTracking().Where(v => v.JobId == jobId && v.Hook == hook)
+            .OrderBy(v => v.QuestionIndex).Select(v => new { v.QuestionIndex, v.Values }).CreateDbCommand();
+        await db.Database.OpenConnectionAsync(ct);
+        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var index = reader.GetInt32(0);
+            await using var values = reader.GetStream(1);
+            Copy(values, destination(index, checked((int)values.Length)));
+        }
+    }, cancellation).AsTask();
+
+    static void Copy(Stream values, Span<byte> target)
+    {
+        if (!target.IsEmpty)
+        {
+            values.ReadExactly(target);
+        }
+    }
 
     public Task<List<QuestionFailureRecord>> FailuresAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
     {
