@@ -22,8 +22,6 @@ namespace Activations.Bench;
 /// </summary>
 static class AssemblyBenchmark
 {
-    const string ResultPrefix = "RESULT ";
-
     sealed record CaseResult(string How, int Questions, double Seconds, double ResidentBeforeMb, double PeakResidentMb, double PeakManagedMb, double HookMb);
 
     public static async Task RunAsync(IReadOnlyList<int> sizes, int hooks, int width, bool old)
@@ -45,7 +43,7 @@ static class AssemblyBenchmark
                 Console.WriteLine($"Filled {questions} questions × {hooks} hooks ({(double)questions * hooks * width * 4 / 1e9:F2} GB of vectors) in {clock.Elapsed.TotalSeconds:F0} s");
                 foreach (var how in old ? new[] { "old", "streaming" } : ["streaming"])
                 {
-                    results.Add(RunChild(["assembly-case", how, connection, jobId.ToString(), questions.ToString(CultureInfo.InvariantCulture)]));
+                    results.Add(BenchChild.Run<CaseResult>(["assembly-case", how, connection, jobId.ToString(), questions.ToString(CultureInfo.InvariantCulture)], typeof(AssemblyBenchmark).Assembly.Location).Single());
                 }
             }
             finally
@@ -113,35 +111,6 @@ static class AssemblyBenchmark
 
     static float[] Vector(int question, int hook, int width) => [.. Enumerable.Range(0, width).Select(c => question * 0.001f + hook + c / 1024f)];
 
-    static CaseResult RunChild(string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };
-        start.ArgumentList.Add(typeof(AssemblyBenchmark).Assembly.Location);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var child = Process.Start(start)!;
-        CaseResult? result = null;
-        while (child.StandardOutput.ReadLine() is { } line)
-        {
-            if (line.StartsWith(ResultPrefix, StringComparison.Ordinal))
-            {
-                result = JsonSerializer.Deserialize<CaseResult>(line[ResultPrefix.Length..])!;
-            }
-            else
-            {
-                Console.WriteLine(line);
-            }
-        }
-        child.WaitForExit();
-        if (child.ExitCode != 0 || result is null)
-        {
-            throw new InvalidOperationException($"benchmark case {arguments[1]} exited with {child.ExitCode}");
-        }
-        return result;
-    }
-
     /// <summary>The child: assembles the job once (streaming, or the old way) into a temporary folder, printing one result line.</summary>
     public static async Task RunCaseAsync(string how, string connectionString, Guid jobId, int questions)
     {
@@ -174,7 +143,7 @@ static class AssemblyBenchmark
             var seconds = clock.Elapsed.TotalSeconds;
             var peak = ProcessMemory.PeakResidentBytes();
             var hookBytes = (double)questions * requested.Max(r => r.Width) * sizeof(float);
-            Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(new CaseResult(how, questions, seconds, before / 1e6, peak / 1e6, managed.Peak / 1e6, hookBytes / 1e6)));
+            BenchChild.Report(new CaseResult(how, questions, seconds, before / 1e6, peak / 1e6, managed.Peak / 1e6, hookBytes / 1e6));
         }
         finally
         {

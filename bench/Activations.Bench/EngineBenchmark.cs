@@ -55,7 +55,8 @@ static class EngineBenchmark
         foreach (var dtype in dtypes)
         {
             var dtypeCases = dtype == "bf16-not-native" ? notNativeCases : cases;
-            rows.AddRange(RunChild(["engine-case", dtype, string.Join(",", dtypeCases), string.Join(",", aloneCases), batchSize.ToString(), seedStyle ? "seed-style" : "lean"], Config(dtype).Bf16Override));
+            rows.AddRange(BenchChild.Run<Row>(["engine-case", dtype, string.Join(",", dtypeCases), string.Join(",", aloneCases), batchSize.ToString(), seedStyle ? "seed-style" : "lean"],
+                environment: Config(dtype).Bf16Override is { } bf16 ? new Dictionary<string, string> { [CpuFeatures.Bf16Variable] = bf16 } : null));
         }
         Print(rows, cpu, batchSize);
     }
@@ -80,46 +81,8 @@ static class EngineBenchmark
         rows.AddRange(Lean(config, target.Dtype, tokenizer, inputs, aloneCases, layers, batchSize).Select(r => r with { Asked = dtypeName }));
         foreach (var row in rows)
         {
-            Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(row));
+            BenchChild.Report(row);
         }
-    }
-
-    const string ResultPrefix = "RESULT ";
-
-    static IEnumerable<Row> RunChild(string[] arguments, string? bf16Override)
-    {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(EngineBenchmark).Assembly.Location);
-        }
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        if (bf16Override is not null)
-        {
-            start.Environment[CpuFeatures.Bf16Variable] = bf16Override;
-        }
-        using var child = Process.Start(start)!;
-        var rows = new List<Row>();
-        while (child.StandardOutput.ReadLine() is { } line)
-        {
-            if (line.StartsWith(ResultPrefix, StringComparison.Ordinal))
-            {
-                rows.Add(JsonSerializer.Deserialize<Row>(line[ResultPrefix.Length..])!);
-            }
-            else
-            {
-                Console.WriteLine(line);
-            }
-        }
-        child.WaitForExit();
-        if (child.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"benchmark case {string.Join(" ", arguments)} exited with {child.ExitCode}");
-        }
-        return rows;
     }
 
     static Row SeedStyle(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, IReadOnlyList<int> layers)

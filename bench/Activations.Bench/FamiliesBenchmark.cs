@@ -37,7 +37,7 @@ static class FamiliesBenchmark
         var rows = new List<Row>();
         foreach (var model in models)
         {
-            rows.AddRange(RunChild(["engine-families-case", "bf16", string.Join(",", batchSizes), repeat.ToString(), model]));
+            rows.AddRange(BenchChild.Run<Row>(["engine-families-case", "bf16", string.Join(",", batchSizes), repeat.ToString(), model]));
         }
         Console.WriteLine();
         Console.WriteLine($"{questions.Length} sample questions, random weights of each model's real shapes, bf16, CPU, {torch.get_num_threads()} threads, layers 6,12,18,24 (the model truncated after layer 24); peak = the case's peak RSS above its RSS before the model was built");
@@ -62,45 +62,11 @@ static class FamiliesBenchmark
         var rows = Lean(config, dtype, tokenizer, questions, tokens, layers, batchSizes).Select(r => r with { Model = model }).ToList();
         foreach (var row in rows)
         {
-            Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(row));
+            BenchChild.Report(row);
         }
     }
-
-    const string ResultPrefix = "RESULT ";
 
     static string[] Questions(int repeat) => Enumerable.Repeat(SampleQuestions.Load(), repeat).SelectMany(q => q).ToArray();
-
-    static IEnumerable<Row> RunChild(string[] arguments)
-    {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(FamiliesBenchmark).Assembly.Location);
-        }
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var child = Process.Start(start)!;
-        var rows = new List<Row>();
-        while (child.StandardOutput.ReadLine() is { } line)
-        {
-            if (line.StartsWith(ResultPrefix, StringComparison.Ordinal))
-            {
-                rows.Add(JsonSerializer.Deserialize<Row>(line[ResultPrefix.Length..])!);
-            }
-            else
-            {
-                Console.WriteLine(line);
-            }
-        }
-        child.WaitForExit();
-        if (child.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"benchmark case {string.Join(" ", arguments)} exited with {child.ExitCode}");
-        }
-        return rows;
-    }
 
     static IEnumerable<Row> Lean(DecoderConfig config, ScalarType dtype, QuestionTokenizer tokenizer, string[] questions, int tokens, IReadOnlyList<int> layers, int[] batchSizes)
     {

@@ -20,8 +20,6 @@ namespace Activations.Bench;
 /// </summary>
 static class PipelineBenchmark
 {
-    const string ResultPrefix = "RESULT ";
-
     /// <param name="baseline">another build's Activations.Bench.dll: each case runs with it too, just before, and both appear side by side</param>
     public static void Run(int questions, int batchSize, IReadOnlyList<string> layerCases, IReadOnlyList<string> modes, string? baseline)
     {
@@ -42,9 +40,9 @@ static class PipelineBenchmark
                     string[] arguments = ["pipeline-case", mode, folder, questions.ToString(CultureInfo.InvariantCulture), batchSize.ToString(CultureInfo.InvariantCulture), layers];
                     if (baseline is not null)
                     {
-                        results.Add(RunChild(baseline, arguments) with { Build = "baseline" });
+                        results.Add(BenchChild.Run<CaseResult>(arguments, baseline).Single() with { Build = "baseline" });
                     }
-                    results.Add(RunChild(typeof(PipelineBenchmark).Assembly.Location, arguments));
+                    results.Add(BenchChild.Run<CaseResult>(arguments, typeof(PipelineBenchmark).Assembly.Location).Single());
                 }
             }
             Console.WriteLine($"Load average at the end: {LoadAverage()}");
@@ -57,35 +55,6 @@ static class PipelineBenchmark
     }
 
     static string LoadAverage() => string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-
-    static CaseResult RunChild(string benchDll, string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };
-        start.ArgumentList.Add(benchDll);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var child = Process.Start(start)!;
-        CaseResult? result = null;
-        while (child.StandardOutput.ReadLine() is { } line)
-        {
-            if (line.StartsWith(ResultPrefix, StringComparison.Ordinal))
-            {
-                result = JsonSerializer.Deserialize<CaseResult>(line[ResultPrefix.Length..])!;
-            }
-            else
-            {
-                Console.WriteLine(line);
-            }
-        }
-        child.WaitForExit();
-        if (child.ExitCode != 0 || result is null)
-        {
-            throw new InvalidOperationException($"benchmark case {string.Join(" ", arguments)} exited with {child.ExitCode}");
-        }
-        return result;
-    }
 
     /// <summary>The child: one case (mode, layers), printing one result line.</summary>
     public static async Task RunCaseAsync(string mode, string folder, int questions, int batchSize, string layers)
@@ -152,7 +121,7 @@ static class PipelineBenchmark
                 GcPauseSeconds = (GC.GetTotalPauseDuration() - pauseBefore).TotalSeconds,
             };
             Console.WriteLine($"  {mode}, {layers}: {outcome.Published} questions in {seconds:F1} s = {outcome.Published / seconds:F0} questions/s end to end; {outcome.Published / outcome.CaptureTime.TotalSeconds:F0} from the first publish to the last result; coordinator peak {peak:F0} MB");
-            Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(result));
+            BenchChild.Report(result);
         }
         finally
         {
