@@ -103,6 +103,46 @@ public class CaptureCommandTests
     }
 
     [Fact]
+    public async Task A_prompt_over_the_token_limit_fails_the_capture_naming_it_or_is_dropped_on_request_leaving_the_other_rows_unchanged()
+    {
+        using var temp = new TempFolder();
+        var texts = Questions().Values.Take(4).ToArray();
+        var tooLong = string.Concat(Enumerable.Repeat("Think very carefully about this. ", 20)) + texts[2];
+        string[] ids = ["p0", "p1", "p2", "p3"];
+        var prompts = temp.File("prompts.jsonl", string.Join('\n', ids.Select((id, i) =>
+            JsonSerializer.Serialize(new { id, question = i == 2 ? tooLong : texts[i] }))) + "\n");
+        var output = Path.Combine(temp.Path, "out");
+        string[] capture = ["capture", "--prompts", prompts, "--model", TinyModel, "--out", output, "--max-tokens", "64"];
+
+        var failed = await CliProcess.RunAsync(CliProcess.Coordinator, capture);
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Contains("more than the limit of 64", failed.Error);
+        Assert.Empty(Directory.GetFiles(output, "*.pt"));
+        Assert.False(File.Exists(Path.Combine(output, ManifestFile.FileName)));
+
+        var dropped = await CliProcess.RunAsync(CliProcess.Coordinator, [.. capture, "--on-failure", "drop"]);
+        Assert.True(dropped.ExitCode == 0, dropped.Error);
+        var manifest = ReadManifest(output);
+        Assert.Equal(["p0", "p1", "p3"], manifest.Ids);
+        var leftOut = Assert.Single(manifest.LeftOut);
+        Assert.Equal("p2", leftOut.Id);
+        Assert.StartsWith("could not be captured: the question has ", leftOut.Reason);
+
+        // The kept rows are what the three prompts give on their own, in file order.
+        var alone = temp.File("alone.jsonl", string.Join('\n', new[] { 0, 1, 3 }.Select(i => JsonSerializer.Serialize(new { id = ids[i], question = texts[i] }))) + "\n");
+        var aloneOut = Path.Combine(temp.Path, "alone");
+        var reference = await CliProcess.RunAsync(CliProcess.Coordinator, ["capture", "--prompts", alone, "--model", TinyModel, "--out", aloneOut, "--max-tokens", "64"]);
+        Assert.True(reference.ExitCode == 0, reference.Error);
+        foreach (var layer in new[] { 6, 24 })
+        {
+            var kept = PythonReader.Read(Path.Combine(output, $"blocks.{layer}.hook_resid_post.pt")).Tensors["activations"];
+            var expected = PythonReader.Read(Path.Combine(aloneOut, $"blocks.{layer}.hook_resid_post.pt")).Tensors["activations"];
+            Assert.Equal([3, 48], kept.Shape);
+            AssertClose(expected.Values, kept.Values, $"layer {layer}");
+        }
+    }
+
+    [Fact]
     public async Task A_csv_prompt_file_matches_the_engine_and_a_template_changes_the_vectors_and_the_job()
     {
         using var temp = new TempFolder();
