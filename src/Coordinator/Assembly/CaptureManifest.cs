@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Activations.Coordinator.Assembly;
 
 /// <summary>The prompt file's fields as given to `capture`.</summary>
@@ -7,24 +9,13 @@ public sealed record CaptureManifestFields(string Text, string Id, string? Label
 public sealed record CaptureManifestLeftOut(string Id, string Reason);
 
 /// <summary>
-/// `capture`'s manifest.json: what ran (as <see cref="Manifest"/> records it for `run`) and the rows: every id and
-/// label in the row order of <c>activations</c>, and each label's ids in the row order of <c>activations.{label}</c>.
+/// `capture`'s manifest.json: what ran (<see cref="RunManifest"/>) and the rows: every id and label in the row order of
+/// <c>activations</c>, and each label's ids in the row order of <c>activations.{label}</c>.
 /// </summary>
-public sealed record CaptureManifest
+public sealed record CaptureManifest : RunManifest
 {
+    [JsonPropertyOrder(-2)]
     public string Command { get; init; } = "capture";
-    public required string ToolVersion { get; init; }
-    public required ManifestModel Model { get; init; }
-    public required IReadOnlyList<ManifestHook> Hooks { get; init; }
-    public required string Pooling { get; init; }
-    public required string BosPolicy { get; init; }
-    public int? MaxTokens { get; init; }
-    /// <summary>--prompt-template; null: the texts as they are.</summary>
-    public string? PromptTemplate { get; init; }
-    public required string Dtype { get; init; }
-    public required string ComputeDtype { get; init; }
-    public required string Device { get; init; }
-    public required IReadOnlyList<ManifestWorker> Workers { get; init; }
     public required ManifestInput Input { get; init; }
     public required CaptureManifestFields Fields { get; init; }
     /// <summary>Each row's id, in file order.</summary>
@@ -34,7 +25,4 @@ public sealed record CaptureManifest
     /// <summary>Each label's ids in the row order of its tensor.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>>? LabelRows { get; init; }
     public required IReadOnlyList<CaptureManifestLeftOut> LeftOut { get; init; }
-    public required IReadOnlyDictionary<string, int> TokenCounts { get; init; }
-    public required ManifestTimings Timings { get; init; }
-    public required IReadOnlyList<string> Files { get; init; }
 }

@@ -33,38 +33,61 @@ public sealed record ManifestPairs(IReadOnlyList<string> Faithful, IReadOnlyList
 public sealed record ManifestTimings(DateTimeOffset Started, DateTimeOffset Finished, double Seconds);
 
 /// <summary>
-/// manifest.json: what actually ran and what the files hold, enough to tie a row back to its pair and to rerun the
-/// capture the same way. Written last, so its presence marks a complete output folder.
+/// What a capture ran, the same in `run`'s and `capture`'s manifest.json: the tool, the model, the hooks and how they
+/// were pooled, the dtypes and the workers that answered.
 /// </summary>
-public sealed record Manifest
+public abstract record RunManifest
 {
+    // In manifest.json: what ran first, then each command's own fields, then token counts, timings and files.
+    [JsonPropertyOrder(-1)]
     public required string ToolVersion { get; init; }
+    [JsonPropertyOrder(-1)]
     public required ManifestModel Model { get; init; }
     /// <summary>Every hook captured, in order (layer, then forward order).</summary>
+    [JsonPropertyOrder(-1)]
     public required IReadOnlyList<ManifestHook> Hooks { get; init; }
-    /// <summary>The layers L of the blocks.L.hook_resid_post hooks (the layer_{L}_activations files).</summary>
-    public required IReadOnlyList<int> Layers { get; init; }
+    [JsonPropertyOrder(-1)]
     public required string Pooling { get; init; }
+    [JsonPropertyOrder(-1)]
     public required string BosPolicy { get; init; }
+    [JsonPropertyOrder(-1)]
     public int? MaxTokens { get; init; }
-    /// <summary>--prompt-template, when one wrapped each question; null: the questions as they are.</summary>
+    /// <summary>--prompt-template, when one wrapped each text; null: the texts as they are.</summary>
+    [JsonPropertyOrder(-1)]
     public string? PromptTemplate { get; init; }
     /// <summary>The element type in the files.</summary>
+    [JsonPropertyOrder(-1)]
     public required string Dtype { get; init; }
     /// <summary>The dtype the model ran in (bfloat16 runs are saved as float32).</summary>
+    [JsonPropertyOrder(-1)]
     public required string ComputeDtype { get; init; }
     /// <summary>The device kind the job was resolved for (cpu or cuda); each worker's own device is in <see cref="Workers"/>.</summary>
+    [JsonPropertyOrder(-1)]
     public required string Device { get; init; }
+    [JsonPropertyOrder(-1)]
     public required IReadOnlyList<ManifestWorker> Workers { get; init; }
+    /// <summary>Model input length of each question, by id.</summary>
+    [JsonPropertyOrder(1)]
+    public required IReadOnlyDictionary<string, int> TokenCounts { get; init; }
+    [JsonPropertyOrder(1)]
+    public required ManifestTimings Timings { get; init; }
+    [JsonPropertyOrder(1)]
+    public required IReadOnlyList<string> Files { get; init; }
+}
+
+/// <summary>
+/// `run`'s manifest.json: what actually ran (<see cref="RunManifest"/>) and what the files hold, enough to tie a row back
+/// to its pair and to rerun the capture the same way. Written last, so its presence marks a complete output folder.
+/// </summary>
+public sealed record Manifest : RunManifest
+{
+    /// <summary>The layers L of the blocks.L.hook_resid_post hooks (the layer_{L}_activations files).</summary>
+    public required IReadOnlyList<int> Layers { get; init; }
     public required string Variant { get; init; }
     public required ManifestCaps Caps { get; init; }
     public required ManifestInputs Inputs { get; init; }
     public required ManifestPairs PairIds { get; init; }
     public required IReadOnlyList<ManifestLeftOut> LeftOut { get; init; }
-    /// <summary>Model input length of each question, by pair id.</summary>
-    public required IReadOnlyDictionary<string, int> TokenCounts { get; init; }
-    public required ManifestTimings Timings { get; init; }
-    public required IReadOnlyList<string> Files { get; init; }
 
     public static string ToolVersionOf(System.Reflection.Assembly assembly) =>
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
