@@ -17,8 +17,6 @@ public sealed record PromptFields(string Text, string Id, string? Label);
 /// </summary>
 public sealed class PromptFileReader(int maxLineBytes = ResponsesJsonlReader.DefaultMaxLineBytes)
 {
-    static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64 };
-
     public IReadOnlyList<PromptRow> Read(string path, PromptFields fields) => Read(path, fields, InputFile.OpenRead);
 
     internal IReadOnlyList<PromptRow> Read(string path, PromptFields fields, Func<string, Stream> openRead)
@@ -64,22 +62,9 @@ public sealed class PromptFileReader(int maxLineBytes = ResponsesJsonlReader.Def
                 continue;
             }
             var number = lines.LineNumber;
-            JsonDocument document;
-            try
-            {
-                document = JsonDocument.Parse(line, ParseOptions);
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidInputException(path, $"malformed JSON: {e.Message}", number, inner: e);
-            }
-            using (document)
+            using (var document = JsonlObject.Parse(line, path, number))
             {
                 var root = document.RootElement;
-                if (root.ValueKind != JsonValueKind.Object)
-                {
-                    throw new InvalidInputException(path, $"expected a JSON object, got {ResponsesJsonlReader.Describe(root.ValueKind)}", number);
-                }
                 var text = Field(root, fields.Text, path, number, allowScalars: false);
                 var id = Field(root, fields.Id, path, number, allowScalars: true).Trim();
                 var label = fields.Label is null ? null : Field(root, fields.Label, path, number, allowScalars: true).Trim();
@@ -101,7 +86,7 @@ public sealed class PromptFileReader(int maxLineBytes = ResponsesJsonlReader.Def
             JsonValueKind.String => value.GetString()!,
             JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False when allowScalars => value.GetRawText(),
             _ => throw new InvalidInputException(path,
-                $"expected a string{(allowScalars ? ", number or boolean" : "")}, got {ResponsesJsonlReader.Describe(value.ValueKind)}", line, name),
+                $"expected a string{(allowScalars ? ", number or boolean" : "")}, got {JsonlObject.Describe(value.ValueKind)}", line, name),
         };
         return text;
     }

@@ -38,9 +38,6 @@ public sealed class ResponsesJsonlReader(int maxLineBytes = ResponsesJsonlReader
     public const string QuestionField = "question";
     public static readonly IReadOnlyList<string> Variants = ["q1", "q2"];
 
-    // The records are flat; a deep nesting is corrupt input, not data.
-    static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64 };
-
     public int MaxLineBytes { get; } = maxLineBytes > 0
         ? maxLineBytes
         : throw new ArgumentOutOfRangeException(nameof(maxLineBytes), "must be positive");
@@ -75,22 +72,9 @@ public sealed class ResponsesJsonlReader(int maxLineBytes = ResponsesJsonlReader
 
     static ResponseRow ParseLine(string line, string path, int lineNumber)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(line, ParseOptions);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidInputException(path, $"malformed JSON: {e.Message}", lineNumber, inner: e);
-        }
-        using (document)
+        using (var document = JsonlObject.Parse(line, path, lineNumber))
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw new InvalidInputException(path, $"expected a JSON object, got {Describe(root.ValueKind)}", lineNumber);
-            }
             var pairId = RequireString(root, PairIdField, path, lineNumber);
             var variant = RequireString(root, VariantField, path, lineNumber);
             if (!Variants.Contains(variant))
@@ -110,7 +94,7 @@ public sealed class ResponsesJsonlReader(int maxLineBytes = ResponsesJsonlReader
         }
         if (value.ValueKind != JsonValueKind.String)
         {
-            throw new InvalidInputException(path, $"expected a string, got {Describe(value.ValueKind)}", lineNumber, name);
+            throw new InvalidInputException(path, $"expected a string, got {JsonlObject.Describe(value.ValueKind)}", lineNumber, name);
         }
         var text = value.GetString()!;
         if (string.IsNullOrWhiteSpace(text))
@@ -119,15 +103,4 @@ public sealed class ResponsesJsonlReader(int maxLineBytes = ResponsesJsonlReader
         }
         return name == QuestionField ? text : text.Trim();
     }
-
-    internal static string Describe(JsonValueKind kind) => kind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => kind.ToString(),
-    };
 }
