@@ -102,7 +102,7 @@ static class EngineBenchmark
             var cache = new List<Tensor>();
             try
             {
-                using var logits = model.Forward(torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]), null,
+                using var logits = model.Forward(torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]),
                     (_, residual) => cache.Add(residual.clone().DetachFromDisposeScope()), computeLogits: true);
                 foreach (var layer in layers)
                 {

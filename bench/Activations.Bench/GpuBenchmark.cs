@@ -275,7 +275,7 @@ static class GpuBenchmark
             Time("whole layer 0 (embedding, norms, attention, MLP, resid_post pooled)", shape, () =>
             {
                 using var sink = new PoolingHookSink([HookPoint.ResidPost(0)], [.. Enumerable.Repeat((long)length, batch)], Pooling.Mean, leadingBos: false);
-                model.Forward(ids, null, sink);
+                model.Forward(ids, sink);
                 return null;
             });
             Time("linear qkv [tokens, 1536] x [2048, 1536]^T", shape, () => F.linear(x2, qkvWeight));

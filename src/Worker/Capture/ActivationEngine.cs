@@ -218,7 +218,7 @@ public sealed class ActivationEngine : IDisposable
         // No key-padding mask: rows are right-padded and attention is causal, so a real token never reads a padded
         // position, and pooling reads real positions only. Causal-only attention takes the fused kernels' fastest path.
         using var hooks = new PoolingHookSink(spec.Hooks, lengths, spec.Pooling, leadingBos: spec.BosPolicy == BosPolicy.Bos);
-        model.Forward(ids, null, hooks);
+        model.Forward(ids, hooks);
         var output = hooks.Collect();
         ForwardPasses++;
         PaddedTokens += (long)batch * length;

@@ -48,9 +48,8 @@ public sealed class DecoderAttention : IDisposable
     }
 
     /// <param name="x">normed hidden states [batch, seq, hidden]</param>
-    /// <param name="mask">boolean [batch, 1, seq, seq], true where a query may attend; null: causal only</param>
     /// <param name="onZ">gets z, the attention-weighted values [batch, seq, heads * head_dim] head-major (TransformerLens attn.hook_z)</param>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, Action<Tensor>? onZ = null)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Action<Tensor>? onZ = null)
     {
         // Its own scope: q, k, v and their rotations are freed here, before the MLP runs.
         using var scope = torch.NewDisposeScope();
@@ -69,8 +68,8 @@ public sealed class DecoderAttention : IDisposable
         var q = RotaryEmbedding.Apply(queries.transpose(1, 2), cos, sin);
         var k = RotaryEmbedding.Apply(keys.transpose(1, 2), cos, sin);
         var v = qkv.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);
-        // Fused attention, scale 1/sqrt(head_dim): [batch, heads, seq, head_dim].
-        var attended = ScaledDotProductAttention.Compute(q, k, v, mask);
+        // Fused causal attention, scale 1/sqrt(head_dim): [batch, heads, seq, head_dim].
+        var attended = ScaledDotProductAttention.Compute(q, k, v, mask: null);
         // [batch, heads, seq, head_dim] -> [batch * seq, heads * head_dim], head-major: the layout o_proj reads.
         var z = attended.transpose(1, 2).reshape(batch * length, (long)heads * headDim);
         onZ?.Invoke(z.view(batch, length, -1));

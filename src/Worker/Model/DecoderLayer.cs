@@ -31,11 +31,11 @@ public sealed class DecoderLayer : IDisposable
 
     /// <param name="x">the layer's input [batch, seq, hidden]</param>
     /// <param name="index">this layer's number, for the hook names</param>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, HookSink hooks, int index)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, HookSink hooks, int index)
     {
         hooks.Offer(HookKind.ResidPre, index, x);
         var z = HookPoint.At(HookKind.AttnZ, index);
-        var attnOut = attention.Forward(inputNorm.Forward(x), cos, sin, mask, hooks.Wants(z) ? values => hooks.Offer(z, values) : null);
+        var attnOut = attention.Forward(inputNorm.Forward(x), cos, sin, hooks.Wants(z) ? values => hooks.Offer(z, values) : null);
         hooks.Offer(HookKind.AttnOut, index, attnOut);
         // In place: the sink has already taken what it keeps of attn_out.
         var residMid = attnOut.add_(x);

@@ -92,7 +92,7 @@ public sealed class DecoderModel : IDecoderModel
         }
     }
 
-    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, HookSink hooks, bool computeLogits = false)
+    public Tensor? Forward(Tensor inputIds, HookSink hooks, bool computeLogits = false)
     {
         if (hooks.LastLayer >= layers.Count)
         {
@@ -105,8 +105,8 @@ public sealed class DecoderModel : IDecoderModel
         var hidden = embedding.index_select(0, inputIds.to(Device).reshape(-1)).view(batch, length, Config.HiddenSize);
         hooks.Offer(HookPoint.Embed, hidden);
         var last = hooks.LastLayer;
-        // The rotary tables and the mask, made once per device the run uses (in the outer scope: every layer reads them).
-        var perDevice = new Dictionary<string, (Tensor Cos, Tensor Sin, Tensor? Mask)>();
+        // The rotary tables, made once per device the run uses (in the outer scope: every layer reads them).
+        var perDevice = new Dictionary<string, (Tensor Cos, Tensor Sin)>();
         for (var i = 0; i <= last; i++)
         {
             var device = layers[i].Device;
@@ -115,14 +115,7 @@ public sealed class DecoderModel : IDecoderModel
             {
                 continue;
             }
-            var (cos, sin) = rotary.ForLength(length, device);
-            Tensor? mask = null;
-            if (keyValid is not null)
-            {
-                var causal = torch.ones(length, length, ScalarType.Bool, device).tril();
-                mask = causal.unsqueeze(0).unsqueeze(0).logical_and(keyValid.to(device).view(batch, 1, 1, length));
-            }
-            perDevice[key] = (cos, sin, mask);
+            perDevice[key] = rotary.ForLength(length, device);
         }
         var deviceIndex = 0; // the embedding's
         for (var i = 0; i <= last; i++)
@@ -139,8 +132,8 @@ public sealed class DecoderModel : IDecoderModel
                 hidden = moved;
                 deviceIndex = Placement.LayerDeviceIndices[i];
             }
-            var (cos, sin, mask) = perDevice[layer.Device.ToString()];
-            var output = layer.Forward(hidden, cos, sin, mask, hooks, i);
+            var (cos, sin) = perDevice[layer.Device.ToString()];
+            var output = layer.Forward(hidden, cos, sin, hooks, i);
             var previous = hidden;
             hidden = output.MoveToOuterDisposeScope();
             previous.Dispose();
@@ -156,8 +149,8 @@ public sealed class DecoderModel : IDecoderModel
     /// Runs every loaded layer (or up to <paramref name="stopAfterLayer"/>); after layer L, <paramref name="onLayerOutput"/>
     /// gets (L, blocks.L.hook_resid_post [batch, seq, hidden]), valid only during the call.
     /// </summary>
-    public Tensor? Forward(Tensor inputIds, Tensor? keyValid, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null)
-        => Forward(inputIds, keyValid, HookSink.LayerOutputs(onLayerOutput, Math.Min(stopAfterLayer ?? layers.Count - 1, layers.Count - 1)), computeLogits);
+    public Tensor? Forward(Tensor inputIds, Action<int, Tensor> onLayerOutput, bool computeLogits = false, int? stopAfterLayer = null)
+        => Forward(inputIds, HookSink.LayerOutputs(onLayerOutput, Math.Min(stopAfterLayer ?? layers.Count - 1, layers.Count - 1)), computeLogits);
 
     public void Dispose()
     {
