@@ -135,17 +135,10 @@ static class EngineBenchmark
     {
         GC.Collect();
         var baseline = ProcessMemory.ResidentBytes();
-        var weights = new RandomWeightSource(dtype, CPU);
-        var settings = new CaptureSpec
-        {
-            Hooks = [.. layers.Select(HookPoint.ResidPost)],
-            Device = ComputeDevice.Cpu,
-            Dtype = dtype == ScalarType.BFloat16 ? ComputeDtype.BFloat16 : ComputeDtype.Float32,
-        };
         var build = Stopwatch.StartNew();
-        var model = DecoderModel.Build(config, weights, layers.Max() + 1);
-        // The engine owns the model; the tokenizer stays ours. The token budget is the device's default.
-        using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, NullLogger.Instance, ownsTokenizer: false);
+        // The token budget is the device's default.
+        var (engine, settings) = LeanEngine.Build(config, new ComputeTarget(CPU, dtype), layers, tokenizer);
+        using var owned = engine;
         Console.WriteLine($"  built the {Name(dtype)} lean model in {build.Elapsed.TotalSeconds:F1} s; token budget {engine.TokenBudget}");
         engine.Capture(inputs.Values.First().Take(4).ToArray(), settings, batchSize);
         var results = new List<Row>();
@@ -168,7 +161,7 @@ static class EngineBenchmark
                     throw new InvalidOperationException($"a question failed: {failed.Error}");
                 }
                 var row = new Row("", Name(dtype), name, mode, questions.Length, engine.RealTokens - real, engine.PaddedTokens - padded, seconds,
-                    cpuSeconds, torch.get_num_threads(), weights.BytesLoaded / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
+                    cpuSeconds, torch.get_num_threads(), engine.WeightBytes / 1e6, (ProcessMemory.PeakResidentBytes() - baseline) / 1e6);
                 Console.WriteLine($"  {row.Computed} {name} {mode}: {row.QuestionsPerSecond:F2} q/s, {row.TokensPerSecond:F0} tokens/s ({row.TokensPerCpuSecond:F0} per CPU-second per thread, CPU share {row.CpuShare:F2}), padded/real {(double)row.PaddedTokens / row.RealTokens:F2}, peak/weights {row.PeakMegabytes / row.WeightMegabytes:F2}");
                 results.Add(row);
             }

@@ -73,16 +73,8 @@ static class FamiliesBenchmark
         GC.Collect();
         ProcessMemory.ResetPeak();
         var baseline = ProcessMemory.ResidentBytes();
-        var weights = new RandomWeightSource(dtype, CPU);
-        var settings = new CaptureSpec
-        {
-            Hooks = [.. layers.Select(HookPoint.ResidPost)],
-            Device = ComputeDevice.Cpu,
-            Dtype = dtype == ScalarType.BFloat16 ? ComputeDtype.BFloat16 : ComputeDtype.Float32,
-        };
-        var model = DecoderModel.Build(config, weights, layers.Max() + 1);
-        // The engine owns the model; the tokenizer stays ours.
-        using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, NullLogger.Instance, ownsTokenizer: false);
+        var (engine, settings) = LeanEngine.Build(config, new ComputeTarget(CPU, dtype), layers, tokenizer);
+        using var owned = engine;
         var results = new List<Row>();
         foreach (var batch in batchSizes)
         {
@@ -94,7 +86,7 @@ static class FamiliesBenchmark
             {
                 throw new InvalidOperationException("a question failed");
             }
-            var row = new Row(Name(dtype), "lean", batch, questions.Length / seconds, tokens / seconds, weights.BytesLoaded / 1e6, 0);
+            var row = new Row(Name(dtype), "lean", batch, questions.Length / seconds, tokens / seconds, engine.WeightBytes / 1e6, 0);
             Console.WriteLine($"  {row.Dtype} lean batch {batch}: {row.QuestionsPerSecond:F2} q/s");
             results.Add(row);
         }

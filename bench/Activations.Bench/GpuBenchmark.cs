@@ -181,13 +181,11 @@ static class GpuBenchmark
         foreach (var dtype in dtypeNames.Select(ParseDtype))
         {
             var target = ComputeTarget.Resolve(device, dtype, logger);
-            var weights = new RandomWeightSource(target.Dtype, target.Device);
             var build = Stopwatch.StartNew();
-            var model = DecoderModel.Build(config, weights, layers.Max() + 1);
             // Every question handed over at once may share a forward pass: the token budget does not cut the batch.
-            using var engine = ActivationEngine.FromModel(model, tokenizer, weights.BytesLoaded, logger, ownsTokenizer: false, tokenBudget: 1 << 24);
-            Console.WriteLine($"built the {target.DtypeName} model (layers 0..{layers.Max()}, {weights.BytesLoaded / 1e9:F2} GB) on {target.DeviceName} in {build.Elapsed.TotalSeconds:F1} s");
-            var spec = new CaptureSpec { Hooks = [.. layers.Select(HookPoint.ResidPost)], Device = target.Kind, Dtype = target.ComputeDtype };
+            var (engine, spec) = LeanEngine.Build(config, target, layers, tokenizer, tokenBudget: 1 << 24);
+            using var owned = engine;
+            Console.WriteLine($"built the {target.DtypeName} model (layers 0..{layers.Max()}, {engine.WeightBytes / 1e9:F2} GB) on {target.DeviceName} in {build.Elapsed.TotalSeconds:F1} s");
             foreach (var (name, distinct) in inputs)
             {
                 foreach (var batch in batches)
