@@ -40,8 +40,19 @@ public static class QuestionQueueTopology
         await channel.QueueBindAsync(queue, queue, "", cancellationToken: cancellation);
     }
 
+    /// <summary>
+    /// On a question moved to the isolation queue: how often workers were lost holding it on the question queue (the
+    /// broker's count there, which the isolation queue's own count starts again from 0).
+    /// </summary>
+    public const string LossesInBatchesHeader = "Activations-Losses-In-Batches";
+
     /// <summary>How often the message in hand was delivered to a consumer that was lost holding it (0 for a first delivery).</summary>
     public static int PreviousDeliveries(MassTransit.Headers transportHeaders) => Count(transportHeaders, DeliveryCountHeader);
+
+    /// <summary>The losses on the question queue a moved question carries (0 when it has none).</summary>
+    public static int LossesInBatches(MassTransit.Headers transportHeaders) => Count(transportHeaders, LossesInBatchesHeader);
+
+    public static void SetLossesInBatches(MassTransit.SendHeaders headers, int losses) => headers.Set(LossesInBatchesHeader, losses);
 
     static int Count(MassTransit.Headers headers, string name) => headers.Get<object>(name) switch
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
@@ -130,8 +131,8 @@ public static class Faults
         }
     }
 
-    public static string[] Worker(TestServers.Isolation servers, string name, string? statsFile = null, string? model = null) =>
-        ["--rabbitmq", servers.RabbitMq, "--model", model ?? Model, "--device", "cpu", "--batch-size", "8", "--name", name,
+    public static string[] Worker(TestServers.Isolation servers, string name, string? statsFile = null, string? model = null, int batchSize = 8) =>
+        ["--rabbitmq", servers.RabbitMq, "--model", model ?? Model, "--device", "cpu", "--batch-size", batchSize.ToString(CultureInfo.InvariantCulture), "--name", name,
          .. statsFile is null ? Array.Empty<string>() : ["--stats-file", statsFile]];
 
     /// <summary>Rows in question_results (0 before the coordinator has created the schema).</summary>

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Hosting;
 /// <summary>
 /// The .NET startup hook (DOTNET_STARTUP_HOOKS=…/Activations.TestHooks.dll): runs before the program's Main and
 /// watches for the host being built (the "HostBuilding" event every Microsoft.Extensions.Hosting builder writes),
-/// then lets <see cref="PoisonedEngineHost"/> or <see cref="DyingEngineHost"/> decorate the engine through DI. The program's own code is unchanged.
+/// then lets <see cref="PoisonedEngineHost"/>, <see cref="DyingEngineHost"/> or <see cref="SlowEngineHost"/> decorate the engine through DI. The program's own code is unchanged.
 /// </summary>
 internal static class StartupHook
 {
@@ -19,6 +19,10 @@ internal static class StartupHook
         if (Environment.GetEnvironmentVariable(DyingEngineHost.TextVariable) is { Length: > 0 } dieOn)
         {
             DiagnosticListener.AllListeners.Subscribe(new HostBuildingObserver(services => DyingEngineHost.Decorate(services, dieOn)));
+        }
+        if (Environment.GetEnvironmentVariable(SlowEngineHost.DelayVariable) is { Length: > 0 } delay)
+        {
+            DiagnosticListener.AllListeners.Subscribe(new HostBuildingObserver(services => SlowEngineHost.Decorate(services, delay)));
         }
     }
 }

@@ -13,36 +13,43 @@ namespace Activations.Worker.Messaging;
 /// A batch that throws is retried (the definition's retry policy); on the last attempt each question runs alone and
 /// the ones that still throw are answered with a <see cref="QuestionCaptureFailed"/> in the reply, so a poison question never
 /// blocks the queue nor leaves its job waiting.
-/// A question that a worker was lost holding (the broker's delivery count is above 0: its process died, or its
-/// connection dropped) is not run in a batch: it is moved to the isolation queue, where each runs alone, so a
-/// question that kills the process takes no other question down with it.
+/// A question that workers were lost holding <see cref="LossesBeforeIsolation"/> times (the broker's delivery count:
+/// a process died, a connection dropped) is not run in a batch again: it is moved to the isolation queue, where each
+/// runs alone, so a question that kills the process takes no other question down with it. Twice, not once: a
+/// stopping worker returns the deliveries that reach it during the stop, and a broker restart all it holds, with the
+/// same count as a death, and those questions run in batches as before. Each is moved once, whatever retries its
+/// batch takes, and nothing runs alone until the moved messages are acknowledged (<see cref="IsolationGate"/>).
 /// </summary>
-public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions options, ILogger<CaptureQuestionBatchConsumer> logger)
+public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions options, IsolationGate isolation, ILogger<CaptureQuestionBatchConsumer> logger)
     : QuestionAnswerer(host, options, logger), IConsumer<Batch<CaptureQuestion>>
 {
+    /// <summary>How often workers were lost holding a question before it is moved to run alone (below <see cref="WorkerOptions.DeathLimit"/>).</summary>
+    public const int LossesBeforeIsolation = 2;
+
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
     {
         var fresh = new List<CaptureQuestion>(context.Message.Length);
-        var suspects = new List<CaptureQuestion>();
+        var suspects = new List<(CaptureQuestion Question, int Losses)>();
         foreach (var message in context.Message)
         {
-            if (QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders) > 0)
-            {
-                suspects.Add(message.Message);
-            }
-            else
+            var losses = QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders);
+            if (losses < LossesBeforeIsolation)
             {
                 fresh.Add(message.Message);
+            }
+            else if (isolation.Moving(message.ReceiveContext))
+            {
+                suspects.Add((message.Message, losses));
             }
         }
         if (suspects.Count > 0)
         {
-            var isolation = await context.GetSendEndpoint(new Uri($"exchange:{QueueNames.IsolatedQuestions(Host.Fingerprint)}"));
-            foreach (var question in suspects)
+            var queue = await context.GetSendEndpoint(new Uri($"exchange:{QueueNames.IsolatedQuestions(Host.Fingerprint)}"));
+            foreach (var (question, losses) in suspects)
             {
-                await isolation.Send(question, context.CancellationToken);
+                await queue.Send(question, send => QuestionQueueTopology.SetLossesInBatches(send.Headers, losses), context.CancellationToken);
             }
-            Logger.LogWarning("{Count} question(s) were held by a worker that was lost; each runs alone on {Queue}", suspects.Count, QueueNames.IsolatedQuestions(Host.Fingerprint));
+            Logger.LogWarning("{Count} question(s) were held by workers that were lost {Losses} times; each runs alone on {Queue}", suspects.Count, LossesBeforeIsolation, QueueNames.IsolatedQuestions(Host.Fingerprint));
         }
         // Moved questions are counted where they are answered (the isolation queue), so each message counts once.
         if (fresh.Count > 0)
@@ -56,29 +63,33 @@ public sealed class CaptureQuestionBatchConsumer(IEngineHost host, WorkerOptions
 /// The isolation queue: one question at a time (prefetch 1), so a worker that dies holds nothing else, and the
 /// broker's count of a message's deliveries here is the number of times the process died running it alone. (On the
 /// question queue every message in hand is counted when a process dies, whichever question killed it, so that count
-/// only says "move it here".) A question whose worker died <see cref="WorkerOptions.DeathLimit"/> times running it
-/// alone is answered as failed, with that reason, without running it again.
+/// only says "move it here"; it travels with the moved message.) A question is answered as failed, with that
+/// reason, without running it again, once the process died running it alone at least once and
+/// <see cref="WorkerOptions.DeathLimit"/> times in all: an innocent question is never failed for the deaths of the
+/// batches it was in.
 /// </summary>
-public sealed class IsolatedQuestionConsumer(IEngineHost host, WorkerOptions options, ILogger<IsolatedQuestionConsumer> logger)
+public sealed class IsolatedQuestionConsumer(IEngineHost host, WorkerOptions options, IsolationGate isolation, ILogger<IsolatedQuestionConsumer> logger)
     : QuestionAnswerer(host, options, logger), IConsumer<Batch<CaptureQuestion>>
 {
     public async Task Consume(ConsumeContext<Batch<CaptureQuestion>> context)
     {
+        await isolation.WaitAsync(context.CancellationToken);
         var runnable = new List<CaptureQuestion>();
         var failed = new List<QuestionCaptureFailed>();
         foreach (var message in context.Message)
         {
-            var deaths = QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders);
-            if (deaths >= Options.DeathLimit)
+            var alone = QuestionQueueTopology.PreviousDeliveries(message.ReceiveContext.TransportHeaders);
+            var deaths = QuestionQueueTopology.LossesInBatches(message.ReceiveContext.TransportHeaders) + alone;
+            if (alone > 0 && deaths >= Options.DeathLimit)
             {
                 var question = message.Message;
-                Logger.LogWarning("Question {PairId} of job {JobId}: the worker process died {Deaths} times on it; answered as failed", question.PairId, question.JobId, deaths);
+                Logger.LogWarning("Question {PairId} of job {JobId}: the worker process died {Deaths} times on it ({Alone} running it alone); answered as failed", question.PairId, question.JobId, deaths, alone);
                 failed.Add(new QuestionCaptureFailed
                 {
                     JobId = question.JobId,
                     QuestionIndex = question.QuestionIndex,
                     PairId = question.PairId,
-                    Reason = $"the worker process died {deaths} times running it alone",
+                    Reason = $"the worker process died {deaths} times on it, {alone} of them running it alone",
                     Worker = Options.Name,
                 });
             }

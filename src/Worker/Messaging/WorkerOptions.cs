@@ -12,7 +12,7 @@ public sealed record WorkerOptions
 
     /// <summary>
     /// A question whose worker process died this many times while holding it (counted by the broker, so it survives
-    /// the process) is answered as failed instead of being run again.
+    /// the process), at least once running it alone, is answered as failed instead of being run again.
     /// </summary>
     public int DeathLimit { get; init; } = 3;
 

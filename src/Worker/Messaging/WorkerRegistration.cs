@@ -3,6 +3,7 @@ using Activations.Worker.Capture;
 using Activations.Worker.Loading;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -10,11 +11,13 @@ namespace Activations.Worker.Messaging;
 
 public static class WorkerRegistration
 {
-    /// <summary>Adds the capture consumer; it needs <see cref="AddEngineHost"/> and <see cref="WorkerOptions"/> in the container.</summary>
+    /// <summary>Adds the capture consumers; they need <see cref="AddEngineHost"/> and <see cref="WorkerOptions"/> in the container.</summary>
     public static void AddCaptureWorker(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<CaptureQuestionBatchConsumer, CaptureQuestionBatchConsumerDefinition>();
         bus.AddConsumer<IsolatedQuestionConsumer, IsolatedQuestionConsumerDefinition>();
+        bus.TryAddSingleton<IsolationGate>();
+        bus.AddReceiveObserver(sp => sp.GetRequiredService<IsolationGate>());
     }
 
     /// <summary>
