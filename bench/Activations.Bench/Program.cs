@@ -8,6 +8,7 @@ using Activations.Bench;
 //        Activations.Bench gpu-speed [--device cuda] [--dtypes float16] [--batches 1,8,32,128,512] [--cases short,prompts-512] [--seconds 1] [--json gpu-speed.json] [--inputs gpu-inputs.json]
 //        Activations.Bench gpu-ops [--device cuda] [--dtype float16] [--shapes 512x14,8x512,128x14]   (each step of one layer timed alone)
 //        (the GPU modes run on a GPU machine from a self-contained publish: docs/gpu.md)
+//        dotnet run --project bench/Activations.Bench -c Release -- matmul-ceiling [--dtypes float32,bf16] [--rows 14,34,128,512,2048] [--seconds 5]   (the linear layers alone: what batching can gain)
 //        dotnet run --project bench/Activations.Bench -c Release -- engine-families [--batches 8,32] [--models qwen2-1.5b,llama-8b,qwen3-8b]   (bf16; ~11 GB per 8B case)
 var mode = args.FirstOrDefault() ?? "engine";
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -16,6 +17,9 @@ switch (mode)
     case "engine":
         EngineBenchmark.Run((Option("--dtypes") ?? "float32,bf16,bf16-not-native").Split(','), (Option("--cases") ?? string.Join(",", BenchCases.All)).Split(','),
             (Option("--not-native-cases") ?? "short,mixed").Split(','), (Option("--alone-cases") ?? "short,responses,mixed").Split(','),            int.Parse(Option("--batch-size") ?? "32"), args.Contains("--seed-style"));
+        return 0;
+    case "matmul-ceiling":
+        MatmulCeiling.Run((Option("--dtypes") ?? "float32,bf16").Split(','), [.. (Option("--rows") ?? "14,34,128,512,2048").Split(',').Select(int.Parse)], double.Parse(Option("--seconds") ?? "5", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
     case "engine-families":
         FamiliesBenchmark.RunFamilies(int.Parse(Option("--repeat") ?? "1"), (Option("--batches") ?? "8,32").Split(',').Select(int.Parse).ToArray(), (Option("--models") ?? "qwen2-1.5b,llama-8b,qwen3-8b").Split(','));
@@ -52,6 +56,6 @@ switch (mode)
         await AssemblyBenchmark.RunCaseAsync(args[1], args[2], Guid.Parse(args[3]), int.Parse(args[4]));
         return 0;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, engine-families, gpu-parity, gpu-speed, pipeline or assembly");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': use engine, matmul-ceiling, engine-families, gpu-parity, gpu-speed, pipeline or assembly");
         return 2;
 }
