@@ -18,8 +18,8 @@ public sealed class IsolationGate : IReceiveObserver
     int unacknowledged;
     TaskCompletionSource open = Opened();
 
-    /// <summary>Marks <paramref name="message"/> as moved; false when it already was (by an earlier attempt of its batch).</summary>
-    public bool Moving(ReceiveContext message)
+    /// <summary>Marks <paramref name="message"/> (its receive context) as moved; false when it already was (by an earlier attempt of its batch).</summary>
+    public bool Moving(PipeContext message)
     {
         lock (sync)
         {
@@ -49,9 +49,10 @@ public sealed class IsolationGate : IReceiveObserver
 
     public Task ReceiveFault(ReceiveContext context, Exception exception) => Settled(context);
 
-    Task Settled(ReceiveContext context)
+    /// <summary>A message was acknowledged (or faulted): if it was a moved one, one fewer is unacknowledged.</summary>
+    internal Task Settled(PipeContext message)
     {
-        if (context.TryGetPayload<Moved>(out _))
+        if (message.TryGetPayload<Moved>(out _))
         {
             lock (sync)
             {
