@@ -17,7 +17,8 @@ public sealed record GpuWorkerSettings(RabbitMqEndpoint Broker, ModelRequest Mod
 public static class GpuWorkerServices
 {
     /// <summary>
-    /// The worker's services, in the order the host starts them: the health endpoint (live at once), the model's
+    /// The worker's services, in the order the host starts them: the health endpoint (live at once; Program starts it
+    /// before the model is resolved, so probes are answered during a download), the model's
     /// preload onto the device (ready once loaded), and the bus with the capture consumer, whose queue is named by the
     /// model's fingerprint (<see cref="ModelResolver"/>: Program resolves it before the host starts).
     /// </summary>

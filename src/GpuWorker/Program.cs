@@ -62,6 +62,12 @@ root.SetAction((parse, cancellation) => ConsoleHost.RunAsync(async () =>
     // A broker that refuses our certificate check or credentials, or is not there, ends the worker before the model
     // downloads: one line, exit 69, within the connect timeout.
     await broker.EnsureReachableAsync(cancellation);
+    // Probes are answered while the model downloads (many minutes for a large model): live, not ready; the host's
+    // start turns the checks on (ready once the model is loaded and the broker connected).
+    if (host.Services.GetService<HealthEndpoint>() is { } health)
+    {
+        await health.StartEarlyAsync(cancellation);
+    }
     // The model first (a download on a first start), so that a bad --model is one line and exit 2 before anything
     // starts; building the bus then finds it resolved.
     var resolved = await host.Services.GetRequiredService<ModelResolver>().ResolveAsync(cancellation);

@@ -26,6 +26,8 @@ public static class HealthTags
 /// <see cref="HealthTags.Ready"/>. Healthy or degraded answers 200, unhealthy 503 naming the checks that failed
 /// (a check that throws is unhealthy). Binds <c>http://+:{port}/</c> (all interfaces, what a Kubernetes or compose
 /// probe needs) and falls back to <c>http://127.0.0.1:{port}/</c> where the wildcard is not permitted.
+/// Started early (<see cref="StartEarlyAsync"/>), before the host's other services exist, it answers live and not
+/// ready without running any check, until the host's start turns the checks on.
 /// </summary>
 public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
 {
@@ -35,12 +37,19 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
     public const string LivePath = "/health/live";
     public const string ReadyPath = "/health/ready";
 
-    readonly HealthCheckService _checks;
+    readonly Func<HealthCheckService> _checks;
     readonly ILogger _logger;
     HttpListener? _listener;
     Task? _loop;
+    volatile bool _checking;
 
     public HealthEndpoint(int port, HealthCheckService checks, ILogger<HealthEndpoint>? logger = null)
+        : this(port, () => checks, logger)
+    {
+    }
+
+    /// <param name="checks">the host's checks, asked for at the first probe once the host has started (creating them may need services that exist only then)</param>
+    public HealthEndpoint(int port, Func<HealthCheckService> checks, ILogger<HealthEndpoint>? logger = null)
     {
         if (port is < 1 or > 65535)
         {
@@ -62,10 +71,15 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
     /// <summary>Runs the checks tagged <paramref name="tag"/>: whether they pass, and the names of those that do not.</summary>
     public async Task<(bool Healthy, IReadOnlyList<string> Failing)> EvaluateAsync(string tag, CancellationToken cancellationToken = default)
     {
+        if (!_checking)
+        {
+            // Started early: the process runs, and nothing it needs to work is there yet.
+            return tag == HealthTags.Live ? (true, []) : (false, ["starting"]);
+        }
         HealthReport report;
         try
         {
-            report = await _checks.CheckHealthAsync(check => check.Tags.Contains(tag), cancellationToken).ConfigureAwait(false);
+            report = await _checks().CheckHealthAsync(check => check.Tags.Contains(tag), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -81,11 +95,24 @@ public sealed class HealthEndpoint : IHostedService, IAsyncDisposable
         return (report.Status != HealthStatus.Unhealthy, failing);
     }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Listens before the host's other services exist (the worker's bus needs its model, which may take many minutes
+    /// to download): live, not ready, no check run. The host's start then turns the checks on.
+    /// </summary>
+    public Task StartEarlyAsync(CancellationToken cancellationToken) => ListenAsync();
+
+    /// <summary>The host's start: listens, if it was not started early, and answers from the checks.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await ListenAsync().ConfigureAwait(false);
+        _checking = true;
+    }
+
+    Task ListenAsync()
     {
         if (_listener != null)
         {
-            throw new InvalidOperationException("The health endpoint is already started.");
+            return Task.CompletedTask;
         }
         Exception? wildcardError = null;
         foreach (var prefix in new[] { $"http://+:{Port}/", $"http://127.0.0.1:{Port}/" })
@@ -210,7 +237,7 @@ public static class HealthEndpointExtensions
     /// </summary>
     public static IHealthChecksBuilder AddHealthEndpoint(this IServiceCollection services, int port)
     {
-        services.AddSingleton(sp => new HealthEndpoint(port, sp.GetRequiredService<HealthCheckService>(), sp.GetService<ILogger<HealthEndpoint>>()));
+        services.AddSingleton(sp => new HealthEndpoint(port, () => sp.GetRequiredService<HealthCheckService>(), sp.GetService<ILogger<HealthEndpoint>>()));
         services.AddHostedService(sp => sp.GetRequiredService<HealthEndpoint>());
         return services.AddHealthChecks();
     }

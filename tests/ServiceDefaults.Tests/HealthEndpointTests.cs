@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Activations.ServiceDefaults.Tests;
 
@@ -34,6 +35,37 @@ public class HealthEndpointTests
         var host = builder.Build();
         await host.StartAsync();
         return (host, new Uri($"http://127.0.0.1:{port}/"));
+    }
+
+    [Fact]
+    public async Task Started_early_it_answers_live_and_not_ready_without_creating_the_checks_until_the_host_starts()
+    {
+        var port = FreePort();
+        var builder = Host.CreateApplicationBuilder();
+        var created = false;
+        var failing = false;
+        builder.Services.AddHealthEndpoint(port).AddCheck("failing", () => Check(!failing), tags: [HealthTags.Live, HealthTags.Ready]);
+        // Creating the checks needs what exists only once the host starts (the worker's bus needs its model).
+        builder.Services.AddSingleton<IConfigureOptions<HealthCheckServiceOptions>>(new ConfigureOptions<HealthCheckServiceOptions>(_ => created = true));
+        using var host = builder.Build();
+        var address = new Uri($"http://127.0.0.1:{port}/");
+
+        await host.Services.GetRequiredService<HealthEndpoint>().StartEarlyAsync(CancellationToken.None);
+        failing = true;
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/live"));
+        using (var body = await Client.GetAsync(new Uri(address, "/health/ready")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, body.StatusCode);
+            Assert.Equal("not ready: starting", (await body.Content.ReadAsStringAsync()).Trim());
+        }
+        Assert.False(created);
+
+        await host.StartAsync();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await GetAsync(address, "/health/live"));
+        Assert.True(created);
+        failing = false;
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(address, "/health/ready"));
+        await host.StopAsync();
     }
 
     [Fact]
