@@ -66,6 +66,8 @@ public static class CoordinatorHost
         services.AddSingleton<Func<IBusControl>>(sp => () => sp.GetRequiredService<IBusControl>());
         services.AddSingleton<RejectedResults>();
         services.AddSingleton<JobResultsEndpoint>();
+        services.AddSingleton<StoredResultsReader>();
+        services.AddSingleton<RunFilesAssembler>();
         services.AddSingleton<JobRunner>();
         services.AddSingleton<PromptCaptureRunner>();
         return builder.Build();

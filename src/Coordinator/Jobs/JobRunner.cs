@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Activations.Contracts;
 using Activations.Contracts.Messages;
 using Activations.Coordinator.Assembly;
@@ -26,7 +24,7 @@ public sealed record JobOutcome(Guid JobId, bool Resumed, IReadOnlyList<string> 
 /// coordinator's host (<see cref="CoordinatorHost"/>); the bus is started once the job is in the store.
 /// </summary>
 /// <param name="bus">the bus, built on first use: with a local worker, building it needs the model resolved</param>
-public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobStore store, Func<IBusControl> bus, JobResultsEndpoint results)
+public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobStore store, Func<IBusControl> bus, JobResultsEndpoint results, RunFilesAssembler assembler)
 {
     const int SendChunk = 1000;
     readonly ILogger logger = loggers.CreateLogger("Activations.Coordinator");
@@ -48,7 +46,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         // A selection that cannot meet the contract is refused now: no store, no forward pass, the folder untouched.
         ActivationContract.ValidateSelection(selection.Faithful.Count, selection.Unfaithful.Count);
         var captured = await CaptureAsync(run, QuestionsOf(selection, run.Template), inputs: null, jobSpan, cancellation);
-        var files = await AssembleAsync(new AssemblyContext(run, captured.Spec, captured.ModelFolder, captured.Fingerprint, selection, started), store, captured.Job, captured.Failures, cancellation);
+        var files = await assembler.AssembleAsync(new RunAssemblyContext(run, captured.Spec, captured.ModelFolder, captured.Fingerprint, selection, started), captured.Job, captured.Failures, cancellation);
         return await CompleteAsync(captured, files, cancellation);
     }
 
@@ -136,7 +134,7 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         var failures = await store.FailuresAsync(job.Id, cancellation);
         if (failures.Count > 0 && run.OnFailure == FailurePolicy.Fail)
         {
-            var named = NameFailures(await store.QuestionsAsync(job.Id, cancellation), failures);
+            var named = StoredResultsReader.NameFailures(await store.QuestionsAsync(job.Id, cancellation), failures);
             await store.SetStatusAsync(job.Id, JobStatus.Failed, named, cancellation);
             throw new JobFailedException($"{failures.Count} question(s) could not be captured, so no file was written: {named}. Fix or remove them, or rerun with --on-failure drop to leave them out.");
         }
@@ -318,162 +316,11 @@ public sealed class JobRunner(ILoggerFactory loggers, ModelResolver models, JobS
         + "Check that workers run with the same --model and --revision (another revision is another model, with another queue), "
         + $"that they reach this broker ({run.Broker}), and that they are ready (their /health/ready; their log names the queue they consume).";
 
-    static readonly TimeSpan ProgressReadInterval = TimeSpan.FromSeconds(2);
-
-    /// <summary>
-    /// Flow control for the publish loop: at most <see cref="Limit"/> questions published and not yet answered, so
-    /// neither the broker's queue nor (embedded) the in-memory transport ever holds a whole sweep. Answered: what
-    /// this store has recorded since publishing began or, while that does not move (another coordinator may be
-    /// recording this job's results), what the database says.
-    /// </summary>
-    sealed class PublishWindow(JobStore store, Guid jobId, int finishedAtStart)
-    {
-        /// <summary>Several seconds of work for a box of GPUs, and a bounded amount of memory.</summary>
-        public const int Limit = 30_000;
-
-        readonly long recordedAtStart = store.RecordedHere;
-        long published;
-        long answered;
-
-        /// <param name="watch">the job's stall watch, given the database's count each time the window reads it</param>
-        public async Task WaitForRoomAsync(int next, Func<JobProgress, Task> watch, CancellationToken cancellation)
-        {
-            var stalled = Stopwatch.StartNew();
-            while (published + next - Math.Max(answered, store.RecordedHere - recordedAtStart) > Limit)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellation);
-                if (stalled.Elapsed >= ProgressReadInterval)
-                {
-                    var progress = await store.ProgressAsync(jobId, cancellation);
-                    answered = Math.Max(answered, progress.Finished - finishedAtStart);
-                    await watch(progress);
-                    stalled.Restart();
-                }
-            }
-            published += next;
-        }
-    }
+    /// <summary>How often the publish loop and the wait read the database for the job's progress.</summary>
+    internal static readonly TimeSpan ProgressReadInterval = TimeSpan.FromSeconds(2);
 
     static readonly TimeSpan BacklogQuiet = TimeSpan.FromSeconds(2);
     static readonly TimeSpan BacklogLimit = TimeSpan.FromSeconds(30);
-
-    /// <summary>What assembly needs from the run beyond the store: the spec, the model, the selection, the start time.</summary>
-    sealed record AssemblyContext(ValidatedRun Run, CaptureSpec Spec, string ModelFolder, string Fingerprint, SelectedPairs Selection, DateTimeOffset Started);
-
-    async Task<IReadOnlyList<string>> AssembleAsync(AssemblyContext context, JobStore store, JobRecord job, IReadOnlyList<QuestionFailureRecord> failures, CancellationToken cancellation)
-    {
-        var (run, spec) = (context.Run, context.Spec);
-        var clock = Stopwatch.StartNew();
-        using var span = ActivationsTelemetry.Source.StartActivity("assemble");
-        var stored = await ReadResultsAsync(job.Id, failures, cancellation);
-        var (questions, kept, vectors, requested, workers, tokenCounts) = (stored.Questions, stored.Kept, stored.Vectors, stored.Requested, stored.Workers, stored.TokenCounts);
-        var request = new AssemblyRequest(
-            requested,
-            kept.Where(q => q.Label == "faithful").OrderBy(q => q.Row).Select(q => q.PairId).ToList(),
-            kept.Where(q => q.Label == "unfaithful").OrderBy(q => q.Row).Select(q => q.PairId).ToList(),
-            vectors,
-            ActivationDtypes.ForCompute(spec.Dtype))
-        {
-            Formats = run.Formats,
-            Metadata = new Dictionary<string, string>
-            {
-                ["pooling"] = OptionNames.Of(spec.Pooling),
-                ["bos_policy"] = OptionNames.Of(spec.BosPolicy),
-                ["model"] = run.Model.Model,
-                ["model_fingerprint"] = context.Fingerprint,
-                ["compute_dtype"] = OptionNames.Of(spec.Dtype),
-            },
-        };
-        var assembler = new ActivationAssembler(new ActivationFileWriter(loggers.CreateLogger<ActivationFileWriter>()), loggers.CreateLogger<ActivationAssembler>());
-        var files = await assembler.AssembleAndWriteAsync(request, run.Out, () => new Manifest
-        {
-            ToolVersion = Manifest.CurrentToolVersion,
-            Model = new ManifestModel(run.Model.Model, run.Model.Revision, HubCommitOf(context.ModelFolder), context.Fingerprint),
-            Hooks = [.. requested.Select(r => new ManifestHook(r.Hook.Name, r.Width, [.. OutputFormatNames.Extensions(run.Formats).Select(e => r.Hook.FileStem + e)]))],
-            Layers = [.. requested.Where(r => r.Hook.Kind == HookKind.ResidPost).Select(r => r.Hook.Layer)],
-            Pooling = OptionNames.Of(spec.Pooling),
-            BosPolicy = OptionNames.Of(spec.BosPolicy),
-            MaxTokens = spec.MaxTokens,
-            PromptTemplate = run.Template.IsIdentity ? null : run.Template.Text,
-            Dtype = request.Dtype.Name(),
-            ComputeDtype = OptionNames.Of(spec.Dtype),
-            Device = OptionNames.Of(spec.Device),
-            Workers = workers,
-            Variant = run.Limits.Variant,
-            Caps = new ManifestCaps(run.Limits.MaxFaithful, run.Limits.MaxUnfaithful),
-            Inputs = new ManifestInputs(InputOf(run.Scores), InputOf(run.Responses)),
-            PairIds = new ManifestPairs(request.FaithfulPairIds, request.UnfaithfulPairIds),
-            LeftOut = LeftOut(context.Selection, run.Limits, questions, failures),
-            TokenCounts = tokenCounts,
-            Timings = new ManifestTimings(context.Started, DateTimeOffset.UtcNow, Math.Round((DateTimeOffset.UtcNow - context.Started).TotalSeconds, 3)),
-            Files = [.. requested.SelectMany(r => OutputFormatNames.Extensions(run.Formats).Select(e => r.Hook.FileStem + e))],
-        }, cancellation);
-        logger.LogInformation("Wrote {Count} files to {Out} in {Seconds:F1} s: {Faithful} faithful and {Unfaithful} unfaithful rows per hook, {Dtype}",
-            files.Count, run.Out, clock.Elapsed.TotalSeconds, request.FaithfulPairIds.Count, request.UnfaithfulPairIds.Count, request.Dtype.Name());
-        return files;
-    }
-
-    /// <summary>
-    /// What the store holds for a finished job, as every command's assembly needs it: the questions, those kept (all
-    /// but the failed ones, which --on-failure drop leaves out and names in the log), where every kept question's
-    /// vector is read by hook, the hooks the job asked for, the workers that answered, and each kept question's token count.
-    /// </summary>
-    internal async Task<StoredResults> ReadResultsAsync(Guid jobId, IReadOnlyList<QuestionFailureRecord> failures, CancellationToken cancellation)
-    {
-        var questions = await store.QuestionsAsync(jobId, cancellation);
-        var results = (await store.ResultsAsync(jobId, cancellation)).ToDictionary(r => r.QuestionIndex);
-        var dropped = failures.Select(f => f.QuestionIndex).ToHashSet();
-        if (dropped.Count > 0)
-        {
-            logger.LogWarning("Leaving out {Count} question(s) that could not be captured: {Pairs}", dropped.Count, NameFailures(questions, failures));
-        }
-        var kept = questions.Where(q => !dropped.Contains(q.QuestionIndex)).ToList();
-        var pairOf = kept.ToDictionary(q => q.QuestionIndex, q => q.PairId);
-        // Every vector under the hook it was stored with, read hook by hook as assembly asks; what the results hold is
-        // checked against what the job asked for.
-        var vectors = new StoredVectorSource(store, jobId, pairOf);
-        var tokenCounts = kept.ToDictionary(q => q.PairId, q => results[q.QuestionIndex].TokenCount);
-        var requested = (await store.JobHooksAsync(jobId, cancellation))
-            .Select(h => new RequestedHook(HookPoint.Parse(h.Hook), h.Width)).OrderBy(r => r.Hook).ToList();
-        var workers = kept.GroupBy(q => results[q.QuestionIndex].Worker)
-            .Select(g => new ManifestWorker(g.Key, results[g.First().QuestionIndex].Device, results[g.First().QuestionIndex].Dtype, g.Count()))
-            .OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
-        return new StoredResults(questions, kept, vectors, requested, workers, tokenCounts);
-    }
-
-    /// <summary>The pairs of the scores with no row, and why: no response for the variant, over a cap, or failed under --on-failure drop.</summary>
-    static List<ManifestLeftOut> LeftOut(SelectedPairs selection, SelectionLimits limits, IReadOnlyList<QuestionRecord> questions, IReadOnlyList<QuestionFailureRecord> failures)
-    {
-        var leftOut = selection.WithoutResponse.Select(p => new ManifestLeftOut(p, $"no {limits.Variant} response")).ToList();
-        leftOut.AddRange(selection.OverCap.Select(p => new ManifestLeftOut(p.PairId, p.Faithful
-            ? $"over the cap (max_faithful={limits.MaxFaithful})"
-            : $"over the cap (max_unfaithful={limits.MaxUnfaithful})")));
-        var pairs = questions.ToDictionary(q => q.QuestionIndex, q => q.PairId);
-        leftOut.AddRange(failures.Select(f => new ManifestLeftOut(pairs[f.QuestionIndex], $"could not be captured: {f.Reason}")));
-        return leftOut;
-    }
-
-    internal static ManifestInput InputOf(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return new ManifestInput(Path.GetFullPath(path), Convert.ToHexStringLower(SHA256.HashData(stream)));
-    }
-
-    /// <summary>The commit of a Hub cache snapshot folder (…/snapshots/{40-hex commit}); null for any other folder.</summary>
-    internal static string? HubCommitOf(string folder)
-    {
-        var full = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
-        var name = Path.GetFileName(full);
-        return Path.GetFileName(Path.GetDirectoryName(full)) == "snapshots" && name.Length == 40 && name.All(char.IsAsciiHexDigitLower)
-            ? name
-            : null;
-    }
-
-    internal static string NameFailures(IReadOnlyList<QuestionRecord> questions, IReadOnlyList<QuestionFailureRecord> failures)
-    {
-        var pairs = questions.ToDictionary(q => q.QuestionIndex, q => q.PairId);
-        return string.Join("; ", failures.Select(f => $"pair {pairs[f.QuestionIndex]}: {f.Reason}"));
-    }
 }
 
 /// <summary>No result arrived for --stall-timeout: the job stops (exit 4), resumable by running it again.</summary>
@@ -481,15 +328,6 @@ public sealed class JobStalledException(string message) : Exception(message);
 
 /// <summary>A job whose questions all have a result or a failure (under --on-failure drop), ready to assemble.</summary>
 internal sealed record CapturedJob(JobRecord Job, bool Resumed, CaptureSpec Spec, string ModelFolder, string Fingerprint, int HiddenSize, int Published, TimeSpan CaptureTime, IReadOnlyList<QuestionFailureRecord> Failures);
-
-/// <summary>What <see cref="JobRunner.ReadResultsAsync"/> read back from the store.</summary>
-internal sealed record StoredResults(
-    IReadOnlyList<QuestionRecord> Questions,
-    IReadOnlyList<QuestionRecord> Kept,
-    IPooledVectorSource Vectors,
-    IReadOnlyList<RequestedHook> Requested,
-    IReadOnlyList<ManifestWorker> Workers,
-    IReadOnlyDictionary<string, int> TokenCounts);
 
 /// <summary>The job cannot produce its files (questions that failed under --on-failure fail).</summary>
 public sealed class JobFailedException(string message) : Exception(message);

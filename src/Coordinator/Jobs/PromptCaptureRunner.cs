@@ -15,7 +15,7 @@ namespace Activations.Coordinator.Jobs;
 /// file order (and <c>activations.{label}</c> per label value with --label-field), and <c>manifest.json</c> with the
 /// ids and labels in row order. Labels are not stored: they come from the file, whose hash is in the job key.
 /// </summary>
-public sealed class PromptCaptureRunner(ILoggerFactory loggers, JobRunner jobs)
+public sealed class PromptCaptureRunner(ILoggerFactory loggers, JobRunner jobs, StoredResultsReader results)
 {
     /// <summary>The key of the [n, d] tensor of every row in each file.</summary>
     public const string ActivationsKey = "activations";
@@ -37,7 +37,7 @@ public sealed class PromptCaptureRunner(ILoggerFactory loggers, JobRunner jobs)
         {
             prompts = new PromptFileReader().Read(run.Prompts, run.Fields);
         }
-        var input = JobRunner.InputOf(run.Prompts);
+        var input = ManifestSources.InputOf(run.Prompts);
         logger.LogInformation("Read {Count} prompts from {Path}{Labels}", prompts.Count, run.Prompts,
             run.Fields.Label is null ? "" : $" with labels {string.Join(", ", Labels(prompts).Select(l => $"{l} ({prompts.Count(p => p.Label == l)})"))}");
         // Labels are not stored per question: the file's hash, in the key, fixes them.
@@ -54,7 +54,7 @@ public sealed class PromptCaptureRunner(ILoggerFactory loggers, JobRunner jobs)
     {
         using var span = ActivationsTelemetry.Source.StartActivity("assemble");
         var spec = captured.Spec;
-        var stored = await jobs.ReadResultsAsync(captured.Job.Id, captured.Failures, cancellation);
+        var stored = await results.ReadAsync(captured.Job.Id, captured.Failures, cancellation);
         var keptIds = stored.Kept.Select(q => q.PairId).ToHashSet(StringComparer.Ordinal);
         var rows = prompts.Where(p => keptIds.Contains(p.Id)).ToList(); // file order
         if (rows.Count == 0)
@@ -133,7 +133,7 @@ public sealed class PromptCaptureRunner(ILoggerFactory loggers, JobRunner jobs)
         var manifest = new CaptureManifest
         {
             ToolVersion = Manifest.CurrentToolVersion,
-            Model = new ManifestModel(run.Model.Model, run.Model.Revision, JobRunner.HubCommitOf(captured.ModelFolder), captured.Fingerprint),
+            Model = new ManifestModel(run.Model.Model, run.Model.Revision, ManifestSources.HubCommitOf(captured.ModelFolder), captured.Fingerprint),
             Hooks = [.. stored.Requested.Select(r => new ManifestHook(r.Hook.Name, r.Width, [.. extensions.Select(e => FileStem(r.Hook) + e)]))],
             Pooling = OptionNames.Of(spec.Pooling),
             BosPolicy = OptionNames.Of(spec.BosPolicy),
