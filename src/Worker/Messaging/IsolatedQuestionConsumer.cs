@@ -31,14 +31,7 @@ public sealed class IsolatedQuestionConsumer(IEngineHost host, WorkerOptions opt
             {
                 var question = message.Message;
                 Logger.LogWarning("Question {PairId} of job {JobId}: the worker process died {Deaths} times on it ({Alone} running it alone); answered as failed", question.PairId, question.JobId, deaths, alone);
-                failed.Add(new QuestionCaptureFailed
-                {
-                    JobId = question.JobId,
-                    QuestionIndex = question.QuestionIndex,
-                    PairId = question.PairId,
-                    Reason = $"the worker process died {deaths} times on it, {alone} of them running it alone",
-                    Worker = Options.Name,
-                });
+                failed.Add(Failure(question, $"the worker process died {deaths} times on it, {alone} of them running it alone"));
             }
             else
             {

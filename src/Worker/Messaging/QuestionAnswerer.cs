@@ -29,14 +29,7 @@ public abstract class QuestionAnswerer(IEngineHost host, WorkerOptions options, 
             if (QuestionValidator.Problem(question, host) is { } problem)
             {
                 logger.LogWarning("Question {PairId} of job {JobId} refused: {Reason}", question.PairId, question.JobId, problem);
-                failed.Add(new QuestionCaptureFailed
-                {
-                    JobId = question.JobId,
-                    QuestionIndex = question.QuestionIndex,
-                    PairId = question.PairId ?? "",
-                    Reason = problem,
-                    Worker = options.Name,
-                });
+                failed.Add(Failure(question, problem));
             }
             else
             {
@@ -89,14 +82,7 @@ public abstract class QuestionAnswerer(IEngineHost host, WorkerOptions options, 
                 else
                 {
                     logger.LogWarning("Question {PairId} of job {JobId} cannot be captured: {Reason}", items[i].PairId, items[i].JobId, capture.Error);
-                    failed.Add(new QuestionCaptureFailed
-                    {
-                        JobId = items[i].JobId,
-                        QuestionIndex = items[i].QuestionIndex,
-                        PairId = items[i].PairId,
-                        Reason = capture.Error!,
-                        Worker = options.Name,
-                    });
+                    failed.Add(Failure(items[i], capture.Error!));
                 }
             }
         }
@@ -116,6 +102,16 @@ public abstract class QuestionAnswerer(IEngineHost host, WorkerOptions options, 
         }
         logger.LogDebug("Captured {Count} questions ({Failed} failed)", captured.Count, failed.Count);
     }
+
+    /// <summary>The answer for a question this worker could not capture, with the reason.</summary>
+    protected QuestionCaptureFailed Failure(CaptureQuestion question, string reason) => new()
+    {
+        JobId = question.JobId,
+        QuestionIndex = question.QuestionIndex,
+        PairId = question.PairId ?? "",
+        Reason = reason,
+        Worker = options.Name,
+    };
 
     /// <summary>One reply per job in the batch (each goes to its job's coordinator alone: see ReplyTopology).</summary>
     protected static async Task ReplyAsync(ConsumeContext context, IReadOnlyList<QuestionActivationsCaptured> captured, IReadOnlyList<QuestionCaptureFailed> failed)
