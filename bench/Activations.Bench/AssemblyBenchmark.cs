@@ -7,6 +7,7 @@ using Activations.Contracts.Messages;
 using Activations.Coordinator.Assembly;
 using Activations.Coordinator.Store;
 using Activations.Worker.Capture;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using static TorchSharp.torch;
@@ -117,7 +118,8 @@ static class AssemblyBenchmark
         var output = Directory.CreateTempSubdirectory("activations-assembly-bench-").FullName;
         try
         {
-            var store = new JobStore(StoreConnection.Postgres(connectionString), NullLogger<JobStore>.Instance);
+            var connection = StoreConnection.Postgres(connectionString);
+            var store = new JobStore(connection, NullLogger<JobStore>.Instance);
             using (zeros(1)) { } // libtorch loaded before the first reading
             GC.Collect();
             var before = ProcessMemory.ResidentBytes();
@@ -137,7 +139,7 @@ static class AssemblyBenchmark
             }
             else
             {
-                await AssembleTheOldWayAsync(store, jobId, questionRecords, requested, faithful, unfaithful, output);
+                await AssembleTheOldWayAsync(connection, jobId, questionRecords, requested, faithful, unfaithful, output);
             }
 
             var seconds = clock.Elapsed.TotalSeconds;
@@ -155,12 +157,13 @@ static class AssemblyBenchmark
     /// Assembly as it was before it streamed (commit 1954506), for the side-by-side figure: every vector of the job
     /// read into a list, unpacked into a table, every hook stacked (float32 array → tensor) and held, then written.
     /// </summary>
-    static async Task AssembleTheOldWayAsync(JobStore store, Guid jobId, List<QuestionRecord> questions, List<RequestedHook> requested,
+    static async Task AssembleTheOldWayAsync(StoreConnection connection, Guid jobId, List<QuestionRecord> questions, List<RequestedHook> requested,
         List<string> faithful, List<string> unfaithful, string output)
     {
         var pairOf = questions.ToDictionary(q => q.QuestionIndex, q => q.PairId);
         var table = new Dictionary<(string, string), float[]>();
-        foreach (var vector in await store.VectorsAsync(jobId, CancellationToken.None))
+        await using var db = connection.CreateContext();
+        foreach (var vector in await db.Vectors.AsNoTracking().Where(v => v.JobId == jobId).ToListAsync())
         {
             table.Add((pairOf[vector.QuestionIndex], vector.Hook), MemoryMarshal.Cast<byte, float>(vector.Values).ToArray());
         }

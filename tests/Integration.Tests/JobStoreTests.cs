@@ -34,10 +34,26 @@ public class JobStoreTests
         Vectors = [HookVector.Pack(Hook, [value, value])], TokenCount = 3, Dtype = "float32", Device = "cpu", Worker = "w",
     };
 
-    /// <summary>The stored vectors of a question, by hook name.</summary>
-    static async Task<Dictionary<string, float[]>> VectorsAsync(JobStore store, Guid jobId, int index) =>
-        (await store.VectorsAsync(jobId, CancellationToken.None)).Where(v => v.QuestionIndex == index)
-            .ToDictionary(v => v.Hook, v => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(v.Values).ToArray());
+    /// <summary>The stored vectors of a question, by hook name, read as assembly reads them.</summary>
+    static async Task<Dictionary<string, float[]>> VectorsAsync(JobStore store, Guid jobId, int index)
+    {
+        var hooks = new HashSet<string>();
+        await store.VisitVectorLengthsAsync(jobId, (question, hook, _) =>
+        {
+            if (question == index)
+            {
+                hooks.Add(hook);
+            }
+        }, CancellationToken.None);
+        var vectors = new Dictionary<string, float[]>();
+        foreach (var hook in hooks)
+        {
+            var bytes = Array.Empty<byte>();
+            await store.ReadHookVectorsAsync(jobId, hook, (question, length) => question == index ? bytes = new byte[length] : Span<byte>.Empty, CancellationToken.None);
+            vectors[hook] = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        }
+        return vectors;
+    }
 
     [Fact]
     public async Task Duplicates_late_results_and_foreign_results_are_ignored()

@@ -154,13 +154,6 @@ public sealed class JobStore(StoreConnection connection, ILogger<JobStore> logge
         return await db.JobHooks.AsNoTracking().Where(h => h.JobId == jobId).ToListAsync(ct);
     }, cancellation).AsTask();
 
-    /// <summary>Every recorded vector of the job, each with its hook.</summary>
-    public Task<List<ResultVectorRecord>> VectorsAsync(Guid jobId, CancellationToken cancellation) => retry.ExecuteAsync(async ct =>
-    {
-        await using var db = connection.CreateContext();
-        return await db.Vectors.AsNoTracking().Where(v => v.JobId == jobId).ToListAsync(ct);
-    }, cancellation).AsTask();
-
     /// <summary>
     /// Visits the question, hook and byte length of every vector of the job without reading its values: assembly's
     /// checking pass. Streamed row by row (nothing is materialised); a database restart retries the whole read, so
