@@ -47,6 +47,8 @@ static class MatmulCeiling
             GateUp: randn(2 * config.IntermediateSize, hidden, dtype: dtype) * 0.02,
             Down: randn(hidden, config.IntermediateSize, dtype: dtype) * 0.02)).ToArray();
         var x = randn(rows, hidden, dtype: dtype);
+        // down_proj's input as the engine gives it: its own contiguous [rows, intermediate] (silu(gate) * up), not a view.
+        var activated = randn(rows, config.IntermediateSize, dtype: dtype);
         void Pass()
         {
             for (var layer = 0; layer < layers; layer++)
@@ -55,8 +57,8 @@ static class MatmulCeiling
                 var w = weights[layer % DistinctLayers];
                 F.linear(x, w.Qkv);
                 F.linear(x, w.O);
-                var gateUp = F.linear(x, w.GateUp);
-                F.linear(gateUp[.., ..config.IntermediateSize], w.Down);
+                F.linear(x, w.GateUp);
+                F.linear(activated, w.Down);
             }
         }
         Pass();
